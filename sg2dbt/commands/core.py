@@ -1,0 +1,38 @@
+"""``sg2dbt orm`` and ``sg2dbt ddl``: the ORM module and the raw tables' DDL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from sg2dbt.commands.options import read_schema, schema_options
+from sg2dbt.ddl import DIALECTS, create_statements
+from sg2dbt.layout import plan
+from sg2dbt.metadata import build_metadata
+from sg2dbt.script import write_script
+
+
+@click.command()
+@schema_options
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Where to write the module.")
+def orm(out: str, **schema_opts: object) -> None:
+    """Write a standalone SQLAlchemy module: Base, one class per entity, CLASSES."""
+    layout = plan(read_schema(**schema_opts))  # type: ignore[arg-type]
+    path = write_script(layout, out)
+    click.echo(f"wrote {path} ({len(layout.tables)} classes)", err=True)
+
+
+@click.command()
+@schema_options
+@click.option("--dialect", type=click.Choice(DIALECTS), default="postgresql", show_default=True)
+@click.option("--db-schema", default=None, help="Database schema of the raw tables (none by default).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
+def ddl(dialect: str, db_schema: str | None, out: str | None, **schema_opts: object) -> None:
+    """Print CREATE TABLE statements for the raw tables, compiled by SQLAlchemy."""
+    layout = plan(read_schema(**schema_opts))  # type: ignore[arg-type]
+    text = create_statements(build_metadata(layout, db_schema), dialect)
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)

@@ -1,0 +1,37 @@
+"""The project's own error types.
+
+Every failure a user can cause (a bad schema file, a name that cannot be mapped, a value that does not fit)
+surfaces as an :class:`Sg2dbtError`, so the CLI can print one clear line instead of a dependency's traceback.
+"""
+
+from __future__ import annotations
+
+
+class Sg2dbtError(Exception):
+    """Base class: the CLI prints these as one line and exits non-zero."""
+
+
+class SchemaError(Sg2dbtError):
+    """A schema source is missing, unreadable or structurally wrong.
+
+    The message always names where the problem is: the source (file or site), and the entity and field
+    when the problem is inside one.
+    """
+
+    def __init__(self, message: str, *, source: str | None = None, entity: str | None = None,
+                 field: str | None = None) -> None:
+        self.source = source
+        self.entity = entity
+        self.field = field
+        where = []
+        if source:
+            where.append(source)
+        if entity is not None:
+            where.append(f"entity {entity!r}")
+        if field is not None:
+            where.append(f"field {field!r}")
+        super().__init__(f"{': '.join([', '.join(where), message]) if where else message}")
+
+
+class NamingError(Sg2dbtError):
+    """Two SG names map onto the same database identifier and no deterministic rule can separate them."""

@@ -1,0 +1,35 @@
+"""SQLAlchemy metadata for the raw tables, built from the :class:`~sg2dbt.layout.RawLayout`.
+
+No foreign keys (SG data has dangling links) and no autoincrement anywhere: ids come from SG.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, MetaData, Table
+
+from sg2dbt.layout import RawLayout, RawTable, Role
+
+
+def table(layout_table: RawTable, metadata: MetaData, schema: str | None = None) -> Table:
+    columns = [
+        Column(
+            c.name,
+            c.sa_type,
+            key=c.attr,
+            primary_key=c.role is Role.ID,
+            autoincrement=False,
+            nullable=c.role is not Role.ID,
+            doc=(c.field.description or c.field.display_name) if c.field is not None else None,
+        )
+        for c in layout_table.columns
+    ]
+    return Table(layout_table.name, metadata, *columns, schema=schema,
+                 info={"sg_entity": layout_table.entity.name})
+
+
+def build_metadata(layout: RawLayout, schema: str | None = None, metadata: MetaData | None = None) -> MetaData:
+    """One Table per entity in ``metadata`` (a new MetaData unless given), in the database schema ``schema``."""
+    md = metadata if metadata is not None else MetaData()
+    for t in layout:
+        table(t, md, schema)
+    return md

@@ -1,0 +1,68 @@
+"""Shared fixtures: the real schema from ../shared/data, a real PostgreSQL, DuckDB and SQLite databases.
+
+A test that needs PostgreSQL skips with the reason when none is reachable; with SG2DBT_REQUIRE_POSTGRES=1
+(as .ci/run sets) it fails instead, so CI can never pass with the PostgreSQL tests skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("SG2DBT_SHARED_DATA", REPO.parent / "shared" / "data"))
+REAL_SCHEMA_JSON = SHARED_DATA / "shotgun-api3-mockgun-schema.json"
+REAL_SCHEMA_PICKLE = SHARED_DATA / "shotgun-api3-mockgun-schema.pickle"
+REAL_ENTITY_PICKLE = SHARED_DATA / "shotgun-api3-mockgun-schema_entity.pickle"
+PG_URL = os.environ.get("SG2DBT_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def real_schema_path() -> Path:
+    if not REAL_SCHEMA_JSON.is_file():
+        pytest.skip(f"real schema not found at {REAL_SCHEMA_JSON} (set SG2DBT_SHARED_DATA)")
+    return REAL_SCHEMA_JSON
+
+
+@pytest.fixture(scope="session")
+def real_schema_pickles() -> tuple[Path, Path]:
+    if not (REAL_SCHEMA_PICKLE.is_file() and REAL_ENTITY_PICKLE.is_file()):
+        pytest.skip(f"Mockgun schema pickles not found in {SHARED_DATA} (set SG2DBT_SHARED_DATA)")
+    return REAL_SCHEMA_PICKLE, REAL_ENTITY_PICKLE
+
+
+@pytest.fixture(scope="session")
+def pg_engine() -> Iterator[sa.Engine]:
+    engine = sa.create_engine(PG_URL)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means the same here
+        engine.dispose()
+        reason = f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+        if os.environ.get("SG2DBT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_schema(pg_engine: sa.Engine) -> Iterator[str]:
+    """A fresh, empty PostgreSQL schema for one test, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with pg_engine.begin() as conn:
+        conn.execute(sa.text(f'create schema "{name}"'))
+    yield name
+    with pg_engine.begin() as conn:
+        conn.execute(sa.text(f'drop schema "{name}" cascade'))
+
+
+@pytest.fixture
+def duckdb_path(tmp_path: Path) -> Path:
+    return tmp_path / "warehouse.duckdb"
