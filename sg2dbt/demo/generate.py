@@ -17,14 +17,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sg2dbt.errors import SchemaError
 from sg2dbt.model import Schema
 
 Record = dict[str, Any]
+T = TypeVar("T")
 
 DEFAULT_SEED = 20260301
 # The studio's "now": fixed, so output never depends on when the generator runs.
@@ -89,7 +90,7 @@ class _Studio:
         return {"created_at": self.stamp(created), "updated_at": self.stamp(max(updated, created)),
                 "created_by": self.link(author), "updated_by": self.link(editor or author)}
 
-    def pick(self, rows: list[Record], k: int) -> list[Record]:
+    def pick(self, rows: Sequence[T], k: int) -> list[T]:
         return self.rng.sample(rows, min(k, len(rows)))
 
     # -- entities -----------------------------------------------------------------------------------------
@@ -106,13 +107,13 @@ class _Studio:
         return self.records
 
     def people(self, start: dt.datetime) -> list[Record]:
-        users = []
+        users: list[Record] = []
         for i in range(36):
             first, last = FIRST_NAMES[i % len(FIRST_NAMES)], LAST_NAMES[(i * 7) % len(LAST_NAMES)]
             login = f"{first[0]}{last}".lower() + (str(i) if i >= len(FIRST_NAMES) else "")
             department = "Production" if i < 4 else DEPARTMENTS[i % len(DEPARTMENTS)]
             created = start + dt.timedelta(days=i)
-            record = {"name": f"{first} {last}", "firstname": first, "lastname": last, "login": login,
+            record: Record = {"name": f"{first} {last}", "firstname": first, "lastname": last, "login": login,
                       "email": f"{login}@studio.example", "sg_department": department,
                       "sg_status_list": "dis" if i % 17 == 16 else "act", "password_proxy": "*******",
                       "locked_until": None, "image": None, "projects": [],
