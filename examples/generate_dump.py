@@ -1,6 +1,6 @@
 """Write the demo studio's synthetic dump: one ``<Entity>.jsonl`` file per entity, find()-shaped records.
 
-    python examples/generate_dump.py                 # into examples/studio/dump/
+    python examples/generate_dump.py                 # into examples/dump/ (git-ignored)
     python examples/generate_dump.py --out /tmp/dump --seed 7
 
 The same seed always gives byte-identical files. ``sg2dbt demo`` runs the same generator into its working
@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--schema", type=Path, default=HERE / "studio" / "schema.json")
-    parser.add_argument("--out", type=Path, default=HERE / "studio" / "dump")
+    parser.add_argument("--out", type=Path, default=HERE / "dump")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     args = parser.parse_args()
     counts = write_dump(generate(sources.from_path(args.schema), args.seed), args.out)
