@@ -109,7 +109,8 @@ class SGORM:
             tbl = table(t, Base.metadata, schema)
             self.tables[t.entity.name] = tbl
             doc = t.entity.display_name if t.entity.display_name != t.entity.name else None
-            self.classes[t.entity.name] = type(t.class_name, (Base,), {"__table__": tbl, "__doc__": doc})
+            namespace = {"__table__": tbl, "__tablename__": tbl.name, "__doc__": doc}
+            self.classes[t.entity.name] = type(t.class_name, (Base,), namespace)
             if echo:
                 log.info("mapped %s -> %s (%d columns)", t.entity.name, t.name, len(tbl.columns))
 
@@ -128,7 +129,7 @@ class SGORM:
         return self.classes.get(str(entity), default)
 
     def create_script(self, path: str | os.PathLike[str]) -> Path:
-        """Write a standalone module (``Base``, one class per entity, ``CLASSES``) that needs only SQLAlchemy."""
+        """Write a standalone module (``Base``, a class per entity, ``CLASSES``) needing only SQLAlchemy."""
         from sg2dbt.script import write_script
 
         return write_script(self.layout, path)
