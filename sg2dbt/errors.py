@@ -35,3 +35,11 @@ class SchemaError(Sg2dbtError):
 
 class NamingError(Sg2dbtError):
     """Two SG names map onto the same database identifier and no deterministic rule can separate them."""
+
+
+class MigrationError(Sg2dbtError):
+    """A migration of the raw tables was refused or failed; nothing was changed by the failing step."""
+
+
+class DriftError(Sg2dbtError):
+    """The database's raw tables do not match the schema; the message names the command that fixes it."""
