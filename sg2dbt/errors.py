@@ -43,3 +43,7 @@ class MigrationError(Sg2dbtError):
 
 class DriftError(Sg2dbtError):
     """The database's raw tables do not match the schema; the message names the command that fixes it."""
+
+
+class ProjectError(Sg2dbtError):
+    """A dbt project cannot be generated as asked: a bad option, or a file sg2dbt did not write is in the way."""

@@ -107,3 +107,42 @@ def attribute_name(column: str) -> str:
 def is_reserved(name: str) -> bool:
     """True where SQL must quote ``name`` on some supported database."""
     return name.lower() in RESERVED_WORDS
+
+
+# --- dbt staging layer -------------------------------------------------------------------------------
+# Staging names are built from a per-entity *stem*: the raw table name, or (``--name-by-display``) the
+# identifier of the entity's display name. Model names are relation names, so they obey the 63-byte limit.
+
+def display_stem(display_name: str) -> str:
+    """``"Disk Location"`` -> ``disk_location``: the stem of an entity named by its site display name."""
+    return identifier(re.sub(r"_+", "_", normalize(display_name.strip())).strip("_") or "_")
+
+
+def staging_model(source: str, stem: str) -> str:
+    """``stg_<source>__<entity>``, dbt's staging convention."""
+    return shorten(f"stg_{source}__{stem}")
+
+
+def bridge_model(source: str, stem: str, field_base: str) -> str:
+    """``stg_<source>__<entity>__<field>``: one row per link of a multi-entity field."""
+    return shorten(f"stg_{source}__{stem}__{field_base}")
+
+
+def entity_key(stem: str) -> str:
+    """The staging primary key: ``id`` renamed ``<entity>_id`` so joins read ``shot.shot_id = v.shot_id``."""
+    return shorten(f"{stem}_id")
+
+
+def typed_link_id(field_base: str, type_stem: str) -> str:
+    """``entity`` + ``shot`` -> ``entity_shot_id``: the id of a polymorphic link when it points at one type."""
+    return shorten(f"{field_base}_{type_stem}_id")
+
+
+def disambiguate(name: str, taken: set[str] | frozenset[str]) -> str:
+    """A derived name that clashes with an existing column doubles its last underscore (``shot_id`` ->
+    ``shot__id``), the same rule :mod:`sg2dbt.layout` applies to raw link columns. Returns ``name`` when free;
+    the caller refuses what still clashes."""
+    if name not in taken:
+        return name
+    head, sep, tail = name.rpartition("_")
+    return shorten(f"{head}__{tail}") if sep and head else shorten(f"{name}__")
