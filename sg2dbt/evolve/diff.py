@@ -46,8 +46,11 @@ class ColumnChange:
 
     @property
     def destructive(self) -> bool:
-        """Whether bringing a database in line loses data (a drop, or a type change that may not cast)."""
-        return self.kind is not Kind.ADDED
+        """Whether bringing a database in line loses data (a drop, or a type change that may not cast).
+
+        A column that changed hands keeps its type: no migration touches it, the next full load rewrites it.
+        """
+        return self.kind is Kind.REMOVED or (self.kind is Kind.CHANGED and self.old_type != self.new_type)
 
     def describe(self) -> str:
         if self.kind is Kind.ADDED:

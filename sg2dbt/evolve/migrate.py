@@ -16,7 +16,7 @@ bookkeeping columns (so a user's own table in that schema is never dropped), nev
 DuckDB: Alembic has no DuckDB dialect and duckdb_engine's column reflection fails under SQLAlchemy 2.1
 (it queries ``pg_catalog.pg_collation``). A minimal Alembic implementation is registered for DuckDB below so
 that operations run, and on DuckDB the comparison reads ``information_schema`` itself
-(:func:`_duckdb_operations`) and produces the same Alembic operation objects.
+(:func:`duckdb_operations`) and produces the same Alembic operation objects.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def _qualified(schema: str | None, table: str, column: str | None = None) -> str
 def _type_name(type_: Any, dialect: sa.Dialect) -> str:
     try:
         return str(type_.compile(dialect=dialect))
-    except Exception:
+    except (sa.exc.CompileError, NotImplementedError):  # a reflected type this dialect cannot spell
         return repr(type_)
 
 
@@ -158,15 +158,16 @@ def _classify(op: alembic_ops.MigrateOperation, dialect: sa.Dialect) -> Change |
     return None
 
 
-def _flatten(ops: Iterable[alembic_ops.MigrateOperation]) -> Iterator[alembic_ops.MigrateOperation]:
+def flatten(ops: Iterable[alembic_ops.MigrateOperation]) -> Iterator[alembic_ops.MigrateOperation]:
+    """Table and column operations, out of Alembic's per-table ``ModifyTableOps`` groups."""
     for op in ops:
         if isinstance(op, alembic_ops.ModifyTableOps):
-            yield from _flatten(op.ops)
+            yield from flatten(op.ops)
         else:
             yield op
 
 
-def _duckdb_operations(connection: sa.Connection, metadata: sa.MetaData,
+def duckdb_operations(connection: sa.Connection, metadata: sa.MetaData,
                        raw_schema: str | None) -> list[alembic_ops.MigrateOperation]:
     """The operations Alembic's comparison would produce, from DuckDB's ``information_schema``."""
     db_schema = raw_schema or "main"
@@ -214,11 +215,11 @@ def _duckdb_operations(connection: sa.Connection, metadata: sa.MetaData,
 def compare(connection: sa.Connection, metadata: sa.MetaData, raw_schema: str | None) -> list[Change]:
     """What it takes to turn the database's raw tables into ``metadata``; nothing is changed."""
     if connection.dialect.name == "duckdb":
-        operations = _duckdb_operations(connection, metadata, raw_schema)
+        operations = duckdb_operations(connection, metadata, raw_schema)
     else:
         context = MigrationContext.configure(connection, opts=context_options(raw_schema))
         operations = list(produce_migrations(context, metadata).upgrade_ops.ops)  # type: ignore[union-attr]
-    changes = (_classify(op, connection.dialect) for op in _flatten(operations))
+    changes = (_classify(op, connection.dialect) for op in flatten(operations))
     return [c for c in changes if c is not None]
 
 
