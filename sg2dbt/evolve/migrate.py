@@ -182,10 +182,15 @@ def duckdb_operations(connection: sa.Connection, metadata: sa.MetaData,
         "select table_name from information_schema.tables where table_schema = :s and table_type = 'VIEW'"
     ), {"s": db_schema})}
 
+    spelled: dict[str, str] = {}
+
     def duck_type(type_: Any) -> str:
         # DuckDB's own spelling of a type (TEXT -> VARCHAR, DOUBLE PRECISION -> DOUBLE), from DuckDB itself.
         compiled = _type_name(type_, connection.dialect)
-        return str(connection.execute(sa.text(f"select typeof(cast(null as {compiled}))")).scalar_one())
+        if compiled not in spelled:
+            spelled[compiled] = str(connection.execute(
+                sa.text(f"select typeof(cast(null as {compiled}))")).scalar_one())
+        return spelled[compiled]
 
     out: list[alembic_ops.MigrateOperation] = []
     for table in metadata.sorted_tables:
