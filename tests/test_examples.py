@@ -13,7 +13,7 @@ import pytest
 from conftest import REPO
 
 from sg2dbt import sources
-from sg2dbt.demo import studio
+from sg2dbt.demo import paths
 from sg2dbt.demo.generate import generate, write_dump
 from sg2dbt.errors import SchemaError
 from sg2dbt.layout import plan
@@ -34,9 +34,18 @@ def records(schema):
 
 def test_the_demo_reads_the_studio_from_the_checkout():
     # An editable install runs from the checkout; a wheel carries the same files as package data.
-    assert studio.schema_path().resolve() == (EXAMPLES / "studio" / "schema.json").resolve()
-    assert sorted(p.name for p in studio.marts_dir().iterdir()) == sorted(
+    assert paths.schema_path().resolve() == (EXAMPLES / "studio" / "schema.json").resolve()
+    assert sorted(p.name for p in paths.marts_dir().iterdir()) == sorted(
         p.name for p in (EXAMPLES / "studio" / "marts").iterdir())
+
+
+def test_a_wheel_carries_the_studio_where_the_demo_looks():
+    tomllib = pytest.importorskip("tomllib")
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    force = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    packaged = paths.PACKAGED.relative_to(REPO).as_posix()
+    assert force["examples/studio"] == packaged
+    assert paths.CHECKOUT == EXAMPLES / "studio"
 
 
 def test_studio_schema_has_what_the_demo_promises(schema):

@@ -12,16 +12,17 @@ from pathlib import Path
 
 from sg2dbt.errors import Sg2dbtError
 
-_PACKAGED = Path(__file__).resolve().parent / "studio"
-_CHECKOUT = Path(__file__).resolve().parents[2] / "examples" / "studio"
+# Where a wheel puts the studio: pyproject.toml's force-include names this path (tested).
+PACKAGED = Path(__file__).resolve().parent / "studio"
+CHECKOUT = Path(__file__).resolve().parents[2] / "examples" / "studio"
 
 
 def studio_dir() -> Path:
     """The directory holding ``schema.json`` and ``marts/``."""
-    for candidate in (_PACKAGED, _CHECKOUT):
+    for candidate in (PACKAGED, CHECKOUT):
         if (candidate / "schema.json").is_file():
             return candidate
-    raise Sg2dbtError(f"the demo studio is missing: neither {_PACKAGED} nor {_CHECKOUT} holds schema.json "
+    raise Sg2dbtError(f"the demo studio is missing: neither {PACKAGED} nor {CHECKOUT} holds schema.json "
                       f"(reinstall sg2dbt)")
 
 
