@@ -34,6 +34,10 @@ RESERVED_WORDS: frozenset[str] = frozenset(
 # Attribute names a declarative class cannot use for a column.
 _SA_RESERVED_ATTRS = frozenset({"metadata", "registry", "awaitable_attrs"})
 
+# Module names the class bodies of the standalone module call (``sa.Text()``, ``mapped_column(...)``): a column
+# attribute of that name would shadow them for every column after it.
+_MODULE_CALLS = frozenset({"sa", "mapped_column"})
+
 # Names the generated standalone module defines itself; an entity class may not shadow them.
 MODULE_NAMES = frozenset({"Base", "CLASSES", "Optional", "Any", "datetime", "sa", "Mapped", "mapped_column",
                           "DeclarativeBase", "JSONB", "annotations"})
@@ -97,9 +101,16 @@ def class_name(entity: str) -> str:
 
 
 def attribute_name(column: str) -> str:
-    """The ORM attribute of a column: the column name unless Python or SQLAlchemy reserve it."""
-    if keyword.iskeyword(column) or keyword.issoftkeyword(column) or column in _SA_RESERVED_ATTRS \
-            or column.startswith(("_sa_", "__")):
+    """The ORM attribute of a column: the column name unless Python or SQLAlchemy reserve it.
+
+    Soft keywords (``match``, ``type``) are legal attributes and are kept: suffixing them would make the
+    output depend on the Python version that generated it.
+    """
+    if column.startswith(("_sa_", "__")):
+        # A suffix cannot help here: SQLAlchemy's declarative scan skips such names (the column would vanish
+        # from the standalone module) and Python mangles ``__x`` inside a class body.
+        return f"sg{column}"
+    if keyword.iskeyword(column) or column in _SA_RESERVED_ATTRS or column in _MODULE_CALLS:
         return f"{column}_"
     return column
 

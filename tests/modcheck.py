@@ -26,7 +26,8 @@ for entity, cls in sgmodel.CLASSES.items():
         "is_entity_class": isinstance(cls, type) and issubclass(cls, sgmodel.Base) and cls is not sgmodel.Base,
         "doc": cls.__doc__,
         "table": tbl.name,
-        "columns": {c.name: {"attr": c.key, "doc": c.doc, "type": type(c.type).__name__} for c in tbl.columns},
+        "columns": {c.name: {"attr": attr, "doc": c.doc, "type": type(c.type).__name__}
+                    for attr, c in cls.__mapper__.columns.items()},
         "pk": [c.name for c in pk],
         "autoincrement": [c.autoincrement for c in pk] + [tbl.autoincrement_column is not None],
         "foreign_keys": len(tbl.foreign_keys),

@@ -83,7 +83,10 @@ def test_class_names(entity: str, cls: str) -> None:
 
 @pytest.mark.parametrize(("column", "attr"), [("code", "code"), ("metadata", "metadata_"),
                                               ("registry", "registry_"), ("class", "class_"),
-                                              ("from", "from_"), ("match", "match_"), ("user", "user")])
+                                              ("from", "from_"), ("match", "match"), ("user", "user"),
+                                              ("sa", "sa_"), ("mapped_column", "mapped_column_"),
+                                              ("__foo", "sg__foo"), ("_sa_x", "sg_sa_x"), ("__", "sg__"),
+                                              ("_sg_retired", "_sg_retired")])
 def test_attribute_names(column: str, attr: str) -> None:
     assert naming.attribute_name(column) == attr
 

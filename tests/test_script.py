@@ -58,7 +58,8 @@ def test_module_matches_the_orm_column_for_column(real_orm: SGORM,
         tbl = cls.__table__
         generated = report["classes"][entity]
         assert generated["table"] == tbl.name
-        assert {n: c["attr"] for n, c in generated["columns"].items()} == {c.name: c.key for c in tbl.columns}
+        assert {n: c["attr"] for n, c in generated["columns"].items()} == \
+            {c.name: attr for attr, c in cls.__mapper__.columns.items()}
         assert {n: c["doc"] for n, c in generated["columns"].items()} == {c.name: c.doc for c in tbl.columns}
 
 
