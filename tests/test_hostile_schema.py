@@ -126,6 +126,9 @@ CASES: dict[str, tuple[str, str | None]] = {
     "unicode-names": (seed({"Caf\u00e9": {"na\u00efve": F(), "\u65e5\u672c": F()}}), None),
     "digits-first": (seed({"1stEntity": {"2nd": F()}}), None),
     "empty-field-name": (seed(shot(**{"": F()})), r"field names must be non-empty"),
+    "nul-and-lone-surrogate-in-text": (seed(shot(code=F(description="a\x00b \ud800 \u2028 \x1b[31m",
+                                                        display="\udfff")), {"Shot": "\x00"}), None),
+    "entity-Base-beside-Base_": (seed({"Base": {}, "Base_": {}}), r"entities 'Base' and 'Base_' both map to 'Base_'"),
 }
 VALID = sorted(k for k, (_, err) in CASES.items() if err is None)
 REFUSED = sorted(k for k, (_, err) in CASES.items() if err is not None)
