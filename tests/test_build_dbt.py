@@ -279,3 +279,18 @@ def test_refresh_keeps_the_user_mart(duck: Built, real_schema_path: Path) -> Non
     assert (duck.project / "models" / "marts" / "user_default_unnest.sql").read_text() == USER_MART
     assert "models/staging/shotgrid/stg_shotgrid__booking.sql" in report.removed
     assert not (duck.project / "models/staging/shotgrid/stg_shotgrid__booking.yml").exists()
+
+
+def test_sg_text_with_jinja_parses_as_text(tmp_path: Path) -> None:
+    from sg2dbt.model import Entity, Field, Schema
+
+    nasty = "{{ exceptions.raise_compiler_error('boom') }} {% if x %} \"q\": 'a'"
+    fields = [Field("Shot", "id", "number"), Field("Shot", "code", "text", display_name=nasty, description=nasty),
+              Field("Shot", "sg_status_list", "status_list", valid_values=("ip", "{{ x }}"))]
+    build_project(Schema.of([Entity.of("Shot", nasty, fields)]), tmp_path,
+                  ProjectOptions(db_path=tmp_path / "x.duckdb"))
+    result = dbt(tmp_path, "parse", "--no-partial-parse")
+    assert result.success, result.exception
+    node = result.result.nodes["model.shotgrid_analytics.stg_shotgrid__shot"]
+    assert node.columns["code"].description == f"{nasty} (text). {nasty}"
+    assert node.config.meta["sg_display_name"] == nasty

@@ -48,7 +48,8 @@ def _env(loader: jinja2.BaseLoader) -> jinja2.Environment:
     )
     env.filters["yaml"] = _yaml_scalar
     env.filters["quoted"] = quote
-    env.filters["sqlcomment"] = lambda s: " ".join(str(s).split())
+    # SG text in a model's SQL comment: one line, and no braces or percent signs that dbt's Jinja could run.
+    env.filters["sqlcomment"] = lambda s: " ".join(str(s).split()).translate(str.maketrans("{}%#", "()  "))
     env.filters["md"] = lambda s: " ".join(str(s).split()).replace("|", "\\|")
     return env
 

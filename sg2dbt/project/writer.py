@@ -3,8 +3,8 @@
 ``.sg2dbt/generated.json`` records every file sg2dbt wrote with the SHA-256 of what it wrote. On a refresh:
 
 * a listed file still holding what sg2dbt wrote is rewritten (or deleted when its entity is gone);
-* a listed file the user edited is kept and reported, and stays listed with its old hash, so it is
-  reported again until the user deletes it (then it is regenerated);
+* a listed file the user edited is kept and reported, also when its entity is gone, and stays listed with
+  its old hash, so it is reported again until the user deletes it (then it is regenerated if still needed);
 * a file that is not listed is the user's: never written or deleted. If sg2dbt would need its path, the
   build stops with one error before writing anything (unless the file already holds exactly our text).
 """
@@ -82,7 +82,8 @@ def write_project(files: dict[str, str], out: Path) -> WriteReport:
         if current is None:
             continue
         if current != old[rel]:
-            report.kept_edited.append(rel)  # the user changed it: it is theirs now, and no longer listed
+            report.kept_edited.append(rel)  # edited, then its entity went away: kept, and still reported
+            manifest[rel] = old[rel]
             continue
         path.unlink()
         report.removed.append(rel)

@@ -26,8 +26,27 @@ def schema_name(p: StagingPlan) -> str:
     return PurePath(p.layout.schema.source).name
 
 
+_JINJA = ("{{", "{%", "{#")
+_JINJA_KEYS = frozenset({"schema"})  # the only values where sg2dbt means Jinja (env_var for the raw schema)
+
+
+def _literal(value: Any) -> Any:
+    """SG text as dbt will show it: dbt renders descriptions, meta and test arguments with Jinja, so a
+    description containing ``{{`` would run as code. Such strings are wrapped in a raw block."""
+    if isinstance(value, str):
+        if any(m in value for m in _JINJA):
+            return "{% raw %}" + value.replace("endraw", "end raw") + "{% endraw %}"
+        return value
+    if isinstance(value, list):
+        return [_literal(v) for v in value]
+    if isinstance(value, dict):
+        return {k: v if k in _JINJA_KEYS else _literal(v) for k, v in value.items()}
+    return value
+
+
 def dump(doc: dict[str, Any]) -> str:
-    return HEADER + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=110, default_flow_style=False)
+    return HEADER + yaml.safe_dump(_literal(doc), sort_keys=False, allow_unicode=True, width=110,
+                                   default_flow_style=False)
 
 
 def _entity_text(t: RawTable) -> str:
