@@ -83,8 +83,13 @@ def _entity_display(entity_doc: Any) -> str:
 
 
 def is_seed_shape(doc: Mapping[str, Any]) -> bool:
-    """True for the seed shape (each entity holds a ``fields`` mapping), False for raw ``schema_read()``."""
-    return any(isinstance(v, Mapping) and isinstance(v.get("fields"), Mapping) for v in doc.values())
+    """True for the seed shape (each entity holds a ``fields`` mapping), False for raw ``schema_read()``.
+
+    A raw entity may have a field called ``fields``: its value is one field spec (it has ``data_type``),
+    not a mapping of specs, so it does not make the document look like the seed shape.
+    """
+    return any(isinstance(v, Mapping) and isinstance(v.get("fields"), Mapping) and "data_type" not in v["fields"]
+               for v in doc.values())
 
 
 def from_dict(doc: Any, *, source: str = "<memory>", entity_doc: Mapping[str, Any] | None = None) -> Schema:

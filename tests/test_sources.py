@@ -209,6 +209,14 @@ def test_missing_optional_keys_are_tolerated(tmp_path: Path) -> None:
     assert not shot.fields["code"].mandatory
 
 
+def test_raw_field_named_fields_is_not_mistaken_for_the_seed_shape() -> None:
+    doc = {"Shot": {"id": _spec("number"), "fields": _spec("text", "Fields")}}
+    shot = sources.from_json_text(json.dumps(doc))["Shot"]
+    assert shot.fields["fields"].data_type == "text"
+    seed = {"Shot": {"name": {"value": "Shot"}, "fields": {"id": _spec("number"), "fields": _spec("text")}}}
+    assert sorted(sources.from_json_text(json.dumps(seed))["Shot"].fields) == ["fields", "id"]
+
+
 def test_missing_id_field_is_added(tmp_path: Path) -> None:
     shot = sources.from_json_text(json.dumps({"Shot": {"code": _spec("text")}}))["Shot"]
     assert list(shot.fields) == ["id", "code"]
