@@ -42,6 +42,16 @@ def _str_list(value: Any, *, source: str, entity: str, field: str, what: str) ->
     return tuple(value)
 
 
+def _valid_values(value: Any, *, source: str, entity: str, field: str) -> tuple[str, ...]:
+    """SG lists values of list/status_list fields; dumps hold strings, sometimes numbers or nulls."""
+    if value in (None, ""):
+        return ()
+    if not isinstance(value, (list, tuple)):
+        raise SchemaError(f"valid_values must be a list, got {value!r}", source=source, entity=entity,
+                          field=field)
+    return tuple(str(v) for v in value if v is not None)
+
+
 def _field(entity: str, name: str, spec: Any, source: str) -> Field:
     if not isinstance(name, str) or not name:
         raise SchemaError("field names must be non-empty strings", source=source, entity=entity, field=name)
@@ -63,7 +73,7 @@ def _field(entity: str, name: str, spec: Any, source: str) -> Field:
         description=str(_value(spec, "description", "") or ""),
         valid_types=_str_list(_value(props, "valid_types"), source=source, entity=entity, field=name,
                               what="valid_types"),
-        valid_values=tuple(str(v) for v in (_value(props, "valid_values") or ()) if v is not None),
+        valid_values=_valid_values(_value(props, "valid_values"), source=source, entity=entity, field=name),
         mandatory=bool(_value(spec, "mandatory", False)),
         unique=bool(_value(spec, "unique", False)),
         editable=bool(_value(spec, "editable", True)),
@@ -129,12 +139,21 @@ def _read_json(path: str | os.PathLike[str]) -> Any:
     if not p.is_file():
         raise SchemaError("schema file not found" if not p.exists() else "not a file", source=str(p))
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
+        # utf-8-sig: files saved by Windows editors start with a byte-order mark.
+        text = p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SchemaError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", source=str(p)) from None
+    return _parse_json(text, str(p))
+
+
+def _parse_json(text: str, source: str) -> Any:
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise SchemaError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
-                          source=str(p)) from None
+                          source=source) from None
+    except RecursionError:
+        raise SchemaError("invalid JSON: nested too deeply", source=source) from None
 
 
 def from_json_file(path: str | os.PathLike[str], entity_path: str | os.PathLike[str] | None = None) -> Schema:
@@ -144,12 +163,7 @@ def from_json_file(path: str | os.PathLike[str], entity_path: str | os.PathLike[
 
 
 def from_json_text(text: str) -> Schema:
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SchemaError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
-                          source="<json text>") from None
-    return from_dict(doc, source="<json text>")
+    return from_dict(_parse_json(text, "<json text>"), source="<json text>")
 
 
 def from_connection(sg: Any, *, source: str | None = None) -> Schema:

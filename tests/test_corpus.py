@@ -1,0 +1,226 @@
+"""The corpus of bad and hostile schemas (tests/corpus/, outcomes in tests/corpus/cases.yaml).
+
+Every case either builds everything a user builds from a schema (ORM classes, DDL for every dialect that
+runs on SQLite, DuckDB and PostgreSQL, a standalone module that imports in a fresh interpreter, and the
+dbt project once ``sg2dbt build`` exists), or fails with one :class:`~sg2dbt.errors.Sg2dbtError` whose
+message names the offender, both in Python and on the command line (one line on stderr, exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+import yaml
+from sqlalchemy.orm import Session
+
+from sg2dbt import SGORM, SchemaType
+from sg2dbt.cli import main
+from sg2dbt.ddl import DIALECTS, create_statements
+from sg2dbt.errors import Sg2dbtError
+from sg2dbt.layout import RawLayout
+from sg2dbt.metadata import build_metadata
+from sg2dbt.script import write_script
+
+CORPUS = Path(__file__).resolve().parent / "corpus"
+CASES: dict[str, dict[str, Any]] = yaml.safe_load((CORPUS / "cases.yaml").read_text(encoding="utf-8"))
+OK = sorted(n for n, c in CASES.items() if c["outcome"] == "ok")
+ERROR = sorted(n for n, c in CASES.items() if c["outcome"] == "error")
+SG2DBT = Path(sys.executable).with_name("sg2dbt")
+
+
+def case_path(name: str) -> Path:
+    return CORPUS / f"{name}.json"
+
+
+def expected_tables(layout: RawLayout) -> dict[str, set[str]]:
+    return {t.name: {c.name for c in t.columns} for t in layout}
+
+
+def test_index_lists_every_file() -> None:
+    assert {p.stem for p in CORPUS.glob("*.json")} == set(CASES)
+    assert all(c["outcome"] in ("ok", "error") for c in CASES.values())
+    assert all(c.get("names") for c in CASES.values() if c["outcome"] == "error")
+
+
+@pytest.mark.parametrize("name", ERROR)
+def test_bad_schema_fails_with_one_error_naming_the_offender(name: str) -> None:
+    with pytest.raises(Sg2dbtError) as info:
+        SGORM(sg_schema_type=SchemaType.JSON_FILE, sg_schema_source=str(case_path(name)))
+    for needle in CASES[name]["names"]:
+        assert needle in str(info.value)
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``sg2dbt.cli.main`` in-process (what the console script runs): exit status, stdout, stderr.
+
+    Anything but a clean exit (an exception from inside a dependency) propagates and fails the test.
+    """
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+        raise SystemExit(0)
+    out, err = capsys.readouterr()
+    return int(info.value.code or 0), out, err
+
+
+@pytest.mark.parametrize("name", ERROR)
+def test_cli_prints_one_line_and_exits_2(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "model.py"
+    status, _, err = run_cli(["orm", "--schema", str(case_path(name)), "--out", str(out)], capsys)
+    assert status == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("sg2dbt: error: ")
+    for needle in CASES[name]["names"]:
+        assert needle in lines[0]
+    assert not out.exists(), "nothing half-written"
+
+
+@pytest.mark.parametrize("name", ["deep_nesting", "collide_entities"])
+def test_console_script_shows_no_traceback(name: str) -> None:
+    proc = subprocess.run([str(SG2DBT), "ddl", "--schema", str(case_path(name))], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1 and all(n in proc.stderr for n in CASES[name]["names"])
+
+
+@pytest.fixture(scope="module")
+def orms() -> dict[str, SGORM]:
+    return {name: SGORM(sg_schema_type=SchemaType.JSON_FILE, sg_schema_source=str(case_path(name)))
+            for name in OK}
+
+
+@pytest.mark.parametrize("name", OK)
+def test_orm_classes_round_trip_a_row_on_sqlite(name: str, orms: dict[str, SGORM]) -> None:
+    sg_orm = orms[name]
+    assert set(sg_orm.classes) == set(sg_orm.schema.entities)
+    engine = sa.create_engine("sqlite://")
+    sg_orm.Base.metadata.create_all(engine)
+    assert set(sa.inspect(engine).get_table_names()) == set(expected_tables(sg_orm.layout))
+    with Session(engine) as session:
+        session.add_all(cls(id=7) for cls in sg_orm.classes.values())
+        session.commit()
+        for entity, cls in sg_orm.classes.items():
+            assert session.get(cls, 7) is not None, entity
+
+
+@pytest.mark.parametrize("name", OK)
+def test_ddl_compiles_for_every_dialect(name: str, orms: dict[str, SGORM]) -> None:
+    md = build_metadata(orms[name].layout, "raw")
+    for dialect in DIALECTS:
+        text = create_statements(md, dialect)
+        assert text.count("CREATE TABLE") == len(orms[name].layout.tables), dialect
+
+
+def _created(engine: sa.Engine, schema: str | None) -> dict[str, set[str]]:
+    """Tables and columns that exist in the database (information_schema; duckdb_engine's reflection is partial)."""
+    if schema is None:
+        insp = sa.inspect(engine)
+        return {t: {c["name"] for c in insp.get_columns(t)} for t in insp.get_table_names()}
+    out: dict[str, set[str]] = {}
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("select table_name, column_name from information_schema.columns "
+                                    "where table_schema = :s"), {"s": schema})
+        for table_name, column in rows:
+            out.setdefault(table_name, set()).add(column)
+    return out
+
+
+def _run_script(engine: sa.Engine, ddl: str) -> None:
+    """Run the DDL as one script, as a user pipes it into a database client."""
+    raw = engine.raw_connection()
+    try:
+        if engine.dialect.name == "sqlite":
+            raw.driver_connection.executescript(ddl)  # type: ignore[union-attr]
+        else:
+            raw.cursor().execute(ddl)
+        raw.commit()
+    finally:
+        raw.close()
+
+
+@pytest.mark.parametrize("name", OK)
+def test_ddl_runs_on_sqlite_and_duckdb(name: str, orms: dict[str, SGORM], tmp_path: Path) -> None:
+    layout = orms[name].layout
+    for dialect, url, schema in (("sqlite", f"sqlite:///{tmp_path / 'raw.db'}", None),
+                                 ("duckdb", f"duckdb:///{tmp_path / 'warehouse.duckdb'}", "raw")):
+        engine = sa.create_engine(url)
+        _run_script(engine, create_statements(build_metadata(layout, schema), dialect))
+        assert _created(engine, schema) == expected_tables(layout), dialect
+        engine.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("name", OK)
+def test_ddl_runs_on_postgresql(name: str, orms: dict[str, SGORM], pg_engine: sa.Engine,
+                                pg_schema: str) -> None:
+    layout = orms[name].layout
+    _run_script(pg_engine, create_statements(build_metadata(layout, pg_schema), "postgresql"))
+    assert _created(pg_engine, pg_schema) == expected_tables(layout)
+
+
+_IMPORT_CHECK = """
+import json, sys, traceback
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+results = {}
+for case, folder in json.loads(sys.argv[1]).items():
+    sys.path.insert(0, folder)
+    try:
+        import sgmodel as mod
+        engine = sa.create_engine("sqlite://")
+        mod.Base.metadata.create_all(engine)
+        with Session(engine) as s:
+            s.add_all(cls(id=7) for cls in mod.CLASSES.values())
+            s.commit()
+            found = {e: s.get(cls, 7) is not None for e, cls in mod.CLASSES.items()}
+        results[case] = {"classes": {e: c.__tablename__ for e, c in mod.CLASSES.items()},
+                         "tables": sorted(sa.inspect(engine).get_table_names()), "found": found}
+    except Exception:
+        results[case] = {"error": traceback.format_exc()}
+    finally:
+        sys.path.remove(folder)
+        sys.modules.pop("sgmodel", None)
+print(json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def standalone(orms: dict[str, SGORM], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Every OK case's standalone module, imported by ONE fresh interpreter (one process, not one per case)."""
+    folders = {}
+    for name in OK:
+        folder = tmp_path_factory.mktemp(name)
+        source = write_script(orms[name].layout, folder / "sgmodel.py").read_text(encoding="utf-8")
+        compile(source, name, "exec")
+        folders[name] = str(folder)
+    proc = subprocess.run([sys.executable, "-c", _IMPORT_CHECK, json.dumps(folders)], capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("name", OK)
+def test_standalone_module_imports_in_a_fresh_interpreter(name: str, orms: dict[str, SGORM],
+                                                          standalone: dict[str, Any]) -> None:
+    got = standalone[name]
+    assert "error" not in got, got.get("error")
+    assert got["classes"] == {t.entity.name: t.name for t in orms[name].layout}
+    assert set(got["tables"]) == set(expected_tables(orms[name].layout))
+    assert all(got["found"].values())
+
+
+@pytest.mark.parametrize("name", OK)
+def test_cli_ddl_succeeds(name: str, orms: dict[str, SGORM], capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run_cli(["ddl", "--schema", str(case_path(name)), "--dialect", "sqlite"], capsys)
+    assert status == 0, err
+    engine = sa.create_engine("sqlite://")
+    _run_script(engine, out)
+    assert _created(engine, None) == expected_tables(orms[name].layout)
