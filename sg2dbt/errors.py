@@ -37,13 +37,27 @@ class NamingError(Sg2dbtError):
     """Two SG names map onto the same database identifier and no deterministic rule can separate them."""
 
 
+class LoadError(Sg2dbtError):
+    """The loader could not finish an entity: a site or database failure, or bad credentials."""
+
+
+class ValueFitError(LoadError):
+    """A record's value does not fit its raw column. Names the entity, record id and field."""
+
+    def __init__(self, entity: str, record_id: object, field: str, detail: str) -> None:
+        self.entity = entity
+        self.record_id = record_id
+        self.field = field
+        super().__init__(f"entity {entity!r}, id {record_id!r}, field {field!r}: {detail}")
+
+
+class ProjectError(Sg2dbtError):
+    """A dbt project cannot be generated as asked: a bad option, or a file sg2dbt did not write is in the way."""
+
+
 class MigrationError(Sg2dbtError):
     """A migration of the raw tables was refused or failed; nothing was changed by the failing step."""
 
 
 class DriftError(Sg2dbtError):
     """The database's raw tables do not match the schema; the message names the command that fixes it."""
-
-
-class ProjectError(Sg2dbtError):
-    """A dbt project cannot be generated as asked: a bad option, or a file sg2dbt did not write is in the way."""

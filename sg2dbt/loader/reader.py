@@ -1,0 +1,250 @@
+"""Where records come from: a live site (``shotgun_api3.Shotgun`` or Mockgun) or an offline dump.
+
+Both serve pages of ``find()``-shaped records. A site is read by keyset paging on id
+(``["id", "greater_than", last_id]``, ordered by id): it works on real SG, whose pages hold 500 records, and on
+Mockgun, which ignores ``limit`` and returns everything in one page (split here into pages, so writers never
+see more than a page at a time). A dump is one file per entity, read as a stream.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import json
+import logging
+import queue
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from sg2dbt.errors import LoadError
+from sg2dbt.loader.convert import Record, to_utc
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 500   # real SG's api_max_entities_per_page
+_ID_ORDER = [{"field_name": "id", "direction": "asc"}]
+
+
+class Source(Protocol):
+    """What the loader reads records from."""
+
+    label: str
+
+    def pages(self, entity: str, fields: list[str], *, since: dt.datetime | None = None,
+              retired: bool = False) -> Iterator[list[Record]]:
+        """Live (or, with ``retired``, only retired) records of ``entity``, updated after ``since``."""
+
+    def by_ids(self, entity: str, fields: list[str], ids: list[int], *, retired: bool) -> list[Record]:
+        """The records among ``ids`` (at most a page of them) that exist, live or retired."""
+
+
+def chunks(items: list[int], size: int = PAGE_SIZE) -> Iterator[list[int]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded exponential backoff with jitter for transient site failures.
+
+    shotgun_api3 already retries 502/504 three times itself; this layer adds 503 (maintenance), other 5xx,
+    timeouts and dropped connections, which it does not retry.
+    """
+
+    attempts: int = 5
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.max_delay, self.base_delay * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    import shotgun_api3
+
+    if isinstance(exc, shotgun_api3.ProtocolError):
+        return int(getattr(exc, "errcode", 0) or 0) >= 500
+    return isinstance(exc, (TimeoutError, socket.timeout, ConnectionError, http.client.HTTPException, OSError))
+
+
+def _is_auth_failure(exc: BaseException) -> bool:
+    import shotgun_api3
+
+    return isinstance(exc, shotgun_api3.AuthenticationFault)
+
+
+class SiteSource:
+    """A live site. ``connect`` makes one connection per worker thread: ``Shotgun`` objects are not
+    thread-safe (for Mockgun, return the same instance: it keeps its records in memory)."""
+
+    def __init__(self, connect: Callable[[], Any], *, label: str = "site", page_size: int = PAGE_SIZE,
+                 retry: RetryPolicy | None = None) -> None:
+        self.label = label
+        self._connect = connect
+        self._local = threading.local()
+        self.page_size = page_size
+        self.retry = retry or RetryPolicy()
+
+    def _sg(self) -> Any:
+        sg = getattr(self._local, "sg", None)
+        if sg is None:
+            sg = self._local.sg = self._connect()
+        return sg
+
+    def _find(self, entity: str, filters: list[Any], fields: list[str], **kw: Any) -> list[Record]:
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                result: list[Record] = self._sg().find(entity, filters, fields, **kw)
+                return result
+            except Exception as exc:  # noqa: BLE001 - sorted into transient, auth and other below
+                if _is_auth_failure(exc):
+                    raise LoadError(f"{self.label}: authentication failed (check the script name and key, "
+                                    f"or login and password)") from None
+                if not _is_transient(exc) or attempt == self.retry.attempts:
+                    raise LoadError(f"{self.label}: find {entity} failed after {attempt} attempt(s): "
+                                    f"{type(exc).__name__}: {_first_line(exc)}") from None
+                wait = self.retry.delay(attempt)
+                log.warning("%s: find %s: %s, retrying in %.1fs (attempt %d of %d)", self.label, entity,
+                            type(exc).__name__, wait, attempt, self.retry.attempts)
+                self._local.sg = None   # a fresh connection after a network failure
+                time.sleep(wait)
+        raise AssertionError("unreachable")
+
+    def pages(self, entity: str, fields: list[str], *, since: dt.datetime | None = None,
+              retired: bool = False) -> Iterator[list[Record]]:
+        last = 0
+        base = [["updated_at", "greater_than", since]] if since is not None else []
+        while True:
+            page = self._find(entity, [*base, ["id", "greater_than", last]], fields, order=_ID_ORDER,
+                              limit=self.page_size, retired_only=retired)
+            if not page:
+                return
+            if any(page[i]["id"] >= page[i + 1]["id"] for i in range(len(page) - 1)):
+                page.sort(key=lambda r: r["id"])   # Mockgun only orders when asked, and not always then
+            yield from (page[i:i + self.page_size] for i in range(0, len(page), self.page_size))
+            if len(page) < self.page_size:
+                return
+            last = page[-1]["id"]
+
+    def by_ids(self, entity: str, fields: list[str], ids: list[int], *, retired: bool) -> list[Record]:
+        return self._find(entity, [["id", "in", ids]], fields, retired_only=retired)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else ""
+
+
+class DumpSource:
+    """A directory of find()-shaped records: ``<Entity>.jsonl`` (one record a line, streamed) or
+    ``<Entity>.json`` (a list), and optionally ``<Entity>.retired.jsonl``/``.json`` for retired records.
+
+    A missing live file is an error rather than an empty entity: a full reload would otherwise empty the
+    table. Datetimes may be strings ('2008-06-11 08:48:54+02:00'); the converter parses them.
+    """
+
+    def __init__(self, directory: str | Path, *, page_size: int = PAGE_SIZE) -> None:
+        self.directory = Path(directory)
+        self.label = f"dump {self.directory}"
+        self.page_size = page_size
+        if not self.directory.is_dir():
+            raise LoadError(f"{self.label}: not a directory")
+
+    def _file(self, entity: str, retired: bool) -> Path | None:
+        stem = f"{entity}.retired" if retired else entity
+        for suffix in (".jsonl", ".json"):
+            path = self.directory / f"{stem}{suffix}"
+            if path.is_file():
+                return path
+        if retired:
+            return None
+        raise LoadError(f"{self.label}: no {entity}.jsonl or {entity}.json (leave the entity out with --ignore)")
+
+    def _records(self, entity: str, retired: bool) -> Iterator[Record]:
+        path = self._file(entity, retired)
+        if path is None:
+            return
+        try:
+            if path.suffix == ".json":
+                with path.open(encoding="utf-8") as fh:
+                    doc = json.load(fh)
+                if not isinstance(doc, list):
+                    raise LoadError(f"{path}: expected a JSON list of records")
+                yield from doc
+                return
+            with path.open(encoding="utf-8") as fh:
+                for lineno, line in enumerate(fh, 1):
+                    if line.strip():
+                        try:
+                            yield json.loads(line)
+                        except json.JSONDecodeError as exc:
+                            raise LoadError(f"{path}: line {lineno}: invalid JSON: {exc.msg}") from None
+        except json.JSONDecodeError as exc:
+            raise LoadError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+        except OSError as exc:
+            raise LoadError(f"{path}: cannot read: {exc.strerror}") from None
+
+    def pages(self, entity: str, fields: list[str], *, since: dt.datetime | None = None,
+              retired: bool = False) -> Iterator[list[Record]]:
+        records: Iterable[Record] = self._records(entity, retired)
+        if since is not None:
+            records = (r for r in records if r.get("updated_at") is not None and to_utc(r["updated_at"]) > since)
+        page: list[Record] = []
+        for rec in records:
+            page.append(rec)
+            if len(page) == self.page_size:
+                yield page
+                page = []
+        if page:
+            yield page
+
+    def by_ids(self, entity: str, fields: list[str], ids: list[int], *, retired: bool) -> list[Record]:
+        wanted = set(ids)
+        return [r for page in self.pages(entity, fields, retired=retired) for r in page if r.get("id") in wanted]
+
+
+_DONE = object()
+
+
+def prefetch(pages: Iterator[list[Record]], depth: int = 2) -> Iterator[list[Record]]:
+    """Fetch the next pages in a background thread while the caller writes the current one.
+
+    Most of a live load is spent waiting for SG; overlapping that wait with the database write is the
+    cheapest parallelism there is. Errors in the fetching thread are re-raised in the caller.
+    """
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            for page in pages:
+                while not stop.is_set():
+                    try:
+                        q.put(page, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
+            q.put(exc)
+
+    thread = threading.Thread(target=run, name="sg2dbt-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()

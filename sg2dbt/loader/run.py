@@ -1,0 +1,288 @@
+"""Orchestration: one transaction per entity, entities in parallel, pages pipelined.
+
+Per entity, in ONE database transaction:
+
+* full reload (first load, ``--full-refresh``, a changed set of fields, or an entity without ``updated_at``):
+  empty the table, stream every live page then every retired page into it (plain bulk insert), write the
+  sync state;
+* incremental: upsert the live records with ``updated_at`` after the high-water mark minus the overlap, then
+  reconcile retirements (see :func:`_reconcile_retired`), write the sync state.
+
+A crash anywhere rolls the whole entity back: the re-run starts from the last committed state and ends
+with exactly the source's rows. Pages stream through (fetch, convert, write, forget), so memory does not
+grow with the table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from sg2dbt.errors import LoadError, Sg2dbtError
+from sg2dbt.layout import RawLayout, RawTable, Role
+from sg2dbt.loader import state as sync
+from sg2dbt.loader.convert import Record, Row, RowConverter
+from sg2dbt.loader.reader import Source, chunks, prefetch
+from sg2dbt.loader.writers import Writer, json_as_text, writer_for
+
+log = logging.getLogger(__name__)
+
+UTC = dt.timezone.utc
+DEFAULT_OVERLAP = dt.timedelta(minutes=5)
+# Test hook: sleep this many seconds after each page is written (lets a crash test kill mid-load).
+PAGE_PAUSE_ENV = "SG2DBT_LOAD_PAGE_PAUSE"
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    raw_schema: str | None = "shotgrid_raw"
+    full_refresh: bool = False
+    workers: int = 4
+    overlap: dt.timedelta = DEFAULT_OVERLAP
+    prefetch: bool = True
+
+
+@dataclass
+class EntityResult:
+    entity: str
+    table: str
+    mode: str = ""                  # "full" or "incremental"
+    rows: int = 0                   # rows written (inserted or upserted) in this run
+    retired: int = 0                # newly flagged retired (incremental) or loaded retired (full)
+    revived: int = 0
+    deleted: int = 0
+    rows_live: int = 0              # table contents after the run
+    rows_retired: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class LoadSummary:
+    source: str
+    started_at: str
+    seconds: float = 0.0
+    entities: list[EntityResult] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(e.rows for e in self.entities)
+
+    @property
+    def failed(self) -> list[EntityResult]:
+        return [e for e in self.entities if e.error]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "started_at": self.started_at, "seconds": round(self.seconds, 3),
+                "rows": self.rows, "failed": len(self.failed),
+                "entities": [asdict(e) | {"seconds": round(e.seconds, 3)} for e in self.entities]}
+
+
+ProgressHook = Callable[[str, str, int], None]   # (entity, event: "start"/"rows"/"done", count)
+
+
+def _no_progress(entity: str, event: str, count: int) -> None:
+    pass
+
+
+def prepare(engine: sa.Engine, layout: RawLayout, raw_schema: str | None) -> sa.MetaData:
+    """Create the raw schema, any missing raw tables and the sync table (existing ones are left alone)."""
+    from sg2dbt.project.rawdb import create_raw_tables
+
+    schema = None if engine.dialect.name == "sqlite" else raw_schema
+    metadata = create_raw_tables(layout, engine, schema)
+    sync.sync_table(metadata, schema)
+    try:
+        metadata.create_all(engine)
+    except sa.exc.SQLAlchemyError as exc:
+        raise LoadError(f"cannot create the sync table: {str(exc).splitlines()[0]}") from None
+    return metadata
+
+
+class _EntityLoad:
+    """The work for one entity on one connection; see the module docstring for the two modes."""
+
+    def __init__(self, conn: sa.Connection, source: Source, raw: RawTable, table: sa.Table,
+                 state_table: sa.Table, options: LoadOptions, progress: ProgressHook) -> None:
+        self.conn = conn
+        self.source = source
+        self.raw = raw
+        self.entity = raw.entity.name
+        self.state_table = state_table
+        self.options = options
+        self.progress = progress
+        self.conv = RowConverter(raw, json_as_text=json_as_text(conn.dialect))
+        self.writer: Writer = writer_for(conn, table, self.conv.columns)
+        self.fields = [f for f in self.conv.fields]
+        self.loaded_at = dt.datetime.now(UTC)
+        self.pause = float(os.environ.get(PAGE_PAUSE_ENV) or 0)
+        updated = raw.fields.get("updated_at")
+        self.updated_idx = (self.conv.columns.index(updated.column(Role.VALUE))
+                            if updated is not None and raw.entity.has_updated_at else None)
+        self.max_seen: dt.datetime | None = None
+
+    def run(self, result: EntityResult) -> None:
+        previous = sync.read(self.conn, self.state_table, self.entity)
+        fingerprint = sync.fields_hash(self.raw)
+        started = dt.datetime.now(UTC)
+        incremental = (not self.options.full_refresh and previous is not None and self.updated_idx is not None
+                       and previous.high_water is not None and previous.fields_hash == fingerprint)
+        try:
+            if incremental:
+                assert previous is not None and previous.high_water is not None
+                result.mode = "incremental"
+                self._incremental(previous.high_water - self.options.overlap, result)
+            else:
+                result.mode = "full"
+                self._full(result)
+            result.rows_live = self.writer.count(retired=False)
+            result.rows_retired = self.writer.count(retired=True)
+        finally:
+            self.writer.close()
+        # High-water mark: the newest updated_at seen, but never later than this pass's start, so a record
+        # changed while the pass ran (below the keyset cursor) is read again next time.
+        high_water = previous.high_water if incremental and previous else None
+        if self.max_seen is not None:
+            candidate = min(self.max_seen, started)
+            high_water = candidate if high_water is None else max(high_water, candidate)
+        sync.write(self.conn, self.state_table, sync.SyncState(
+            entity=self.entity, table_name=self.raw.name, high_water=high_water,
+            last_full_load=started if not incremental else (previous.last_full_load if previous else None),
+            last_sync=started, fields_hash=fingerprint, rows_live=result.rows_live,
+            rows_retired=result.rows_retired))
+
+    def _pages(self, **kw: Any) -> Iterator[list[Record]]:
+        pages = self.source.pages(self.entity, self.fields, **kw)
+        return prefetch(pages) if self.options.prefetch else pages
+
+    def _convert(self, page: list[Record], retired: bool) -> list[Row]:
+        rows = [self.conv.row(r, retired, self.loaded_at) for r in page]
+        if self.updated_idx is not None and not retired:
+            i = self.updated_idx
+            newest = max((r[i] for r in rows if r[i] is not None), default=None)
+            if newest is not None and (self.max_seen is None or newest > self.max_seen):
+                self.max_seen = newest
+        return rows
+
+    def _write(self, write: Callable[[list[Row]], None], page: list[Record], rows: list[Row]) -> None:
+        try:
+            write(rows)
+        except sa.exc.DBAPIError as exc:
+            raise self._explain_db_error(page, exc) from None
+        except Exception as exc:
+            if type(exc).__module__.startswith(("psycopg", "duckdb", "_duckdb")):
+                raise self._explain_db_error(page, exc) from None
+            raise
+        self.progress(self.entity, "rows", len(rows))
+        if self.pause:
+            time.sleep(self.pause)
+
+    def _explain_db_error(self, page: list[Record], exc: BaseException) -> Sg2dbtError:
+        """A database refusal of a page: name the record and field when a strict check can find it."""
+        for rec in page:
+            found = self.conv.explain(rec)
+            if found is not None:
+                return found
+        return LoadError(f"entity {self.entity!r}: database error: {type(exc).__name__}: "
+                         f"{(str(exc).strip().splitlines() or [''])[0][:300]}")
+
+    def _full(self, result: EntityResult) -> None:
+        self.writer.delete_all()
+        for retired in (False, True):
+            for page in self._pages(retired=retired):
+                rows = self._convert(page, retired)
+                self._write(self.writer.insert, page, rows)
+                result.rows += len(rows)
+                if retired:
+                    result.retired += len(rows)
+
+    def _incremental(self, since: dt.datetime, result: EntityResult) -> None:
+        for page in self._pages(since=since):
+            rows = self._convert(page, False)
+            self._write(self.writer.upsert, page, rows)
+            result.rows += len(rows)
+        self._reconcile_retired(result)
+
+    def _reconcile_retired(self, result: EntityResult) -> None:
+        """Compare the site's retired ids with the rows flagged retired; fetch only the differences.
+
+        Retiring or reviving a record is not guaranteed to move ``updated_at``, so the incremental pass
+        cannot see it. Ids alone are cheap to list (one small page per 500 retired records); the full
+        records are fetched only for ids that changed side: newly retired ones are upserted flagged, revived
+        ones are re-read live and upserted unflagged, and a flagged id that is neither retired nor live any
+        more (deleted for good) loses its row.
+        """
+        site_retired = {r["id"] for page in self.source.pages(self.entity, ["id"], retired=True) for r in page}
+        flagged = self.writer.flagged_ids()
+        for ids in chunks(sorted(site_retired - flagged)):
+            page = self.source.by_ids(self.entity, self.fields, ids, retired=True)
+            rows = self._convert(page, True)
+            self._write(self.writer.upsert, page, rows)
+            result.retired += len(rows)
+            result.rows += len(rows)
+        for ids in chunks(sorted(flagged - site_retired)):
+            page = self.source.by_ids(self.entity, self.fields, ids, retired=False)
+            rows = self._convert(page, False)
+            self._write(self.writer.upsert, page, rows)
+            result.revived += len(rows)
+            result.rows += len(rows)
+            gone = sorted(set(ids) - {r["id"] for r in page})
+            self.writer.delete_ids(gone)
+            result.deleted += len(gone)
+
+
+def load(engine: sa.Engine, layout: RawLayout, source: Source, options: LoadOptions | None = None,
+         progress: ProgressHook = _no_progress) -> LoadSummary:
+    """Load every entity of ``layout`` from ``source``; failures are per entity and listed in the summary.
+
+    One entity's failure (a value that does not fit, a site error) rolls back that entity only; the others
+    still load. The caller decides what a failure means for the exit status.
+    """
+    options = options or LoadOptions()
+    raw_schema = None if engine.dialect.name == "sqlite" else options.raw_schema
+    metadata = prepare(engine, layout, raw_schema)
+    state_table = sync.sync_table(metadata, raw_schema)
+    sa_tables = {t.info["sg_entity"]: t for t in metadata.tables.values() if "sg_entity" in t.info}
+    summary = LoadSummary(source=source.label, started_at=dt.datetime.now(UTC).isoformat())
+    t0 = time.perf_counter()
+    # SQLite has one writer at a time: parallel workers would only wait on its lock.
+    workers = 1 if engine.dialect.name == "sqlite" else max(1, options.workers)
+    lock = threading.Lock()
+
+    def one(raw: RawTable) -> EntityResult:
+        result = EntityResult(entity=raw.entity.name, table=raw.name)
+        started = time.perf_counter()
+        progress(result.entity, "start", 0)
+        try:
+            with engine.connect() as conn, conn.begin():
+                _EntityLoad(conn, source, raw, sa_tables[raw.entity.name], state_table, options,
+                            progress).run(result)
+        except Sg2dbtError as exc:
+            result.error = str(exc)
+        except sa.exc.SQLAlchemyError as exc:
+            cause = getattr(exc, "orig", None) or exc
+            result.error = (f"entity {raw.entity.name!r}: database error: {type(cause).__name__}: "
+                            f"{(str(cause).strip().splitlines() or [''])[0][:300]}")
+        result.seconds = time.perf_counter() - started
+        if result.error:
+            log.error("%s", result.error)
+        progress(result.entity, "done", result.rows)
+        return result
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sg2dbt-load") as pool:
+        futures = [pool.submit(one, raw) for raw in layout]
+        for fut in as_completed(futures):
+            with lock:
+                summary.entities.append(fut.result())
+    summary.entities.sort(key=lambda e: e.entity)
+    summary.seconds = time.perf_counter() - t0
+    return summary

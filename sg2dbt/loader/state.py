@@ -1,0 +1,79 @@
+"""The loader's sync state: one row per entity in ``<raw_schema>._sg2dbt_sync``.
+
+The row is written in the same transaction as the entity's rows, so after a crash the state and the data
+always describe the same moment: either both advanced or neither did.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from sg2dbt.layout import RawTable
+
+SYNC_TABLE = "_sg2dbt_sync"   # the "_sg2dbt" prefix keeps it out of schema migrations (sg2dbt.evolve)
+
+
+@dataclass(frozen=True)
+class SyncState:
+    entity: str
+    table_name: str
+    high_water: dt.datetime | None   # next incremental pass reads updated_at > high_water - overlap
+    last_full_load: dt.datetime | None
+    last_sync: dt.datetime
+    fields_hash: str                 # which fields the rows hold: a new field forces a full reload
+    rows_live: int
+    rows_retired: int
+
+
+def sync_table(metadata: sa.MetaData, schema: str | None) -> sa.Table:
+    existing = metadata.tables.get(f"{schema}.{SYNC_TABLE}" if schema else SYNC_TABLE)
+    if existing is not None:
+        return existing
+    return sa.Table(
+        SYNC_TABLE, metadata,
+        sa.Column("entity", sa.String(255), primary_key=True),
+        sa.Column("table_name", sa.Text, nullable=False),
+        sa.Column("high_water", sa.DateTime(timezone=True)),
+        sa.Column("last_full_load", sa.DateTime(timezone=True)),
+        sa.Column("last_sync", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("fields_hash", sa.Text, nullable=False),
+        sa.Column("rows_live", sa.BigInteger, nullable=False),
+        sa.Column("rows_retired", sa.BigInteger, nullable=False),
+        schema=schema,
+    )
+
+
+def fields_hash(table: RawTable) -> str:
+    """Fingerprint of the columns a row fills: rows loaded before a field existed lack its values."""
+    names = ",".join(f"{c.name}:{c.logical.value}" for c in table.columns)
+    return hashlib.sha256(names.encode()).hexdigest()[:16]
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    # SQLite and MariaDB hand timestamps back naive; they were written as UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def read(conn: sa.Connection, table: sa.Table, entity: str) -> SyncState | None:
+    row = conn.execute(sa.select(table).where(table.c.entity == entity)).mappings().first()
+    if row is None:
+        return None
+    return SyncState(
+        entity=row["entity"], table_name=row["table_name"], high_water=_aware(row["high_water"]),
+        last_full_load=_aware(row["last_full_load"]), last_sync=_aware(row["last_sync"]) or dt.datetime.min,
+        fields_hash=row["fields_hash"], rows_live=row["rows_live"], rows_retired=row["rows_retired"])
+
+
+def write(conn: sa.Connection, table: sa.Table, state: SyncState) -> None:
+    """Replace the entity's row (delete + insert: the same two statements on every dialect)."""
+    conn.execute(sa.delete(table).where(table.c.entity == state.entity))
+    conn.execute(sa.insert(table).values(
+        entity=state.entity, table_name=state.table_name, high_water=state.high_water,
+        last_full_load=state.last_full_load, last_sync=state.last_sync, fields_hash=state.fields_hash,
+        rows_live=state.rows_live, rows_retired=state.rows_retired))

@@ -1,0 +1,204 @@
+"""Bulk writes of converted rows into one raw table, inside the caller's transaction.
+
+One writer per dialect family, each using the fastest path its driver offers (measured, see BENCHMARKS.md):
+
+* PostgreSQL: binary ``COPY`` through psycopg 3 (``cursor.copy``), straight into the table for a full load,
+  into a temporary stage table then ``INSERT ... ON CONFLICT (id) DO UPDATE`` for an upsert.
+* DuckDB: the page is written as a JSON-lines temporary file that DuckDB's ``read_json`` reads natively;
+  ``executemany`` was about 200 times slower for a 70-column table here.
+* Anything else (SQLite, MariaDB, ...): SQLAlchemy ``executemany`` with the dialect's own upsert construct
+  (``on_conflict_do_update`` / ``on_duplicate_key_update``), or delete-then-insert where there is none.
+
+Every writer works on the caller's :class:`sqlalchemy.Connection`, so the rows and the sync state commit
+or roll back together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from sg2dbt.layout import RawColumn, Role
+from sg2dbt.loader.convert import Row
+from sg2dbt.typemap import Logical
+
+_PG_TYPES: dict[Logical, str] = {
+    Logical.TEXT: "text", Logical.BIGINT: "int8", Logical.DOUBLE: "float8", Logical.BOOLEAN: "bool",
+    Logical.DATE: "date", Logical.TIMESTAMPTZ: "timestamptz", Logical.JSON: "jsonb",
+}
+_DUCKDB_READ_TYPES: dict[Logical, str] = {
+    Logical.TEXT: "VARCHAR", Logical.BIGINT: "BIGINT", Logical.DOUBLE: "DOUBLE", Logical.BOOLEAN: "BOOLEAN",
+    Logical.DATE: "DATE", Logical.TIMESTAMPTZ: "TIMESTAMPTZ", Logical.JSON: "VARCHAR",
+}
+
+
+class Writer:
+    """The portable writer (SQLAlchemy Core); the others override :meth:`insert` and :meth:`upsert`."""
+
+    json_as_text = False   # SQLAlchemy's JSON type serialises Python objects itself
+
+    def __init__(self, conn: sa.Connection, table: sa.Table, columns: Sequence[RawColumn]) -> None:
+        self.conn = conn
+        self.table = table
+        self.columns = tuple(columns)
+        self._attrs = [c.attr for c in self.columns]
+        self.id_col = table.c[next(c.attr for c in self.columns if c.role is Role.ID)]
+        self.retired_col = table.c[next(c.attr for c in self.columns if c.role is Role.RETIRED)]
+        prep = conn.dialect.identifier_preparer
+        self.q_table = prep.format_table(table)
+        self.q_columns = [prep.quote(c.name) for c in self.columns]
+
+    def delete_all(self) -> None:
+        self.conn.execute(sa.delete(self.table))
+
+    def delete_ids(self, ids: list[int]) -> None:
+        if ids:
+            self.conn.execute(sa.delete(self.table).where(self.id_col.in_(ids)))
+
+    def flagged_ids(self) -> set[int]:
+        """Ids of the rows currently flagged retired."""
+        return set(self.conn.scalars(sa.select(self.id_col).where(self.retired_col.is_(True))))
+
+    def count(self, retired: bool) -> int:
+        return int(self.conn.scalar(sa.select(sa.func.count()).select_from(self.table)
+                                    .where(self.retired_col.is_(retired))) or 0)
+
+    def _dicts(self, rows: list[Row]) -> list[dict[str, Any]]:
+        attrs = self._attrs
+        return [dict(zip(attrs, r, strict=True)) for r in rows]
+
+    def insert(self, rows: list[Row]) -> None:
+        """Rows whose ids are not in the table (a full load into the emptied table)."""
+        if rows:
+            self.conn.execute(sa.insert(self.table), self._dicts(rows))
+
+    def upsert(self, rows: list[Row]) -> None:
+        """Insert or replace by id."""
+        if not rows:
+            return
+        dialect = self.conn.dialect.name
+        stmt: Any
+        if dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(self.table)
+            stmt = stmt.on_conflict_do_update(index_elements=[self.id_col],
+                                              set_={a: stmt.excluded[a] for a in self._attrs if a != self.id_col.key})
+        elif dialect in ("mysql", "mariadb"):
+            from sqlalchemy.dialects.mysql import insert as mysql_insert
+
+            stmt = mysql_insert(self.table)
+            stmt = stmt.on_duplicate_key_update({a: stmt.inserted[a] for a in self._attrs if a != self.id_col.key})
+        else:
+            self.delete_ids([r[0] for r in rows])
+            stmt = sa.insert(self.table)
+        self.conn.execute(stmt, self._dicts(rows))
+
+    def close(self) -> None:
+        """Release per-transaction resources (stage tables, temporary files)."""
+
+
+class PostgresWriter(Writer):
+    json_as_text = True
+
+    def __init__(self, conn: sa.Connection, table: sa.Table, columns: Sequence[RawColumn]) -> None:
+        super().__init__(conn, table, columns)
+        self.raw: Any = conn.connection.driver_connection
+        self.types = [_PG_TYPES[c.logical] for c in self.columns]
+        self._stage: str | None = None
+
+    def _copy(self, target: str, rows: list[Row]) -> None:
+        with self.raw.cursor() as cur, cur.copy(
+                f"COPY {target} ({', '.join(self.q_columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(self.types)
+            for row in rows:
+                copy.write_row(row)
+
+    def insert(self, rows: list[Row]) -> None:
+        if rows:
+            self._copy(self.q_table, rows)
+
+    def upsert(self, rows: list[Row]) -> None:
+        if not rows:
+            return
+        if self._stage is None:
+            self._stage = '"_sg2dbt_stage"'
+            self.conn.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {self._stage} "
+                                      f"(LIKE {self.q_table}) ON COMMIT DROP")
+        self._copy(self._stage, rows)
+        cols = ", ".join(self.q_columns)
+        key = self.q_columns[0]
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in self.q_columns[1:])
+        self.conn.exec_driver_sql(f"INSERT INTO {self.q_table} ({cols}) SELECT {cols} FROM {self._stage} "
+                                  f"ON CONFLICT ({key}) DO UPDATE SET {updates}")
+        self.conn.exec_driver_sql(f"TRUNCATE {self._stage}")
+
+
+class _IsoEncoder(json.JSONEncoder):
+    def default(self, o: Any) -> Any:
+        return o.isoformat()
+
+
+class DuckDBWriter(Writer):
+    """Pages go through a JSON-lines file that ``read_json`` parses in DuckDB's own (parallel) reader."""
+
+    json_as_text = True
+
+    def __init__(self, conn: sa.Connection, table: sa.Table, columns: Sequence[RawColumn]) -> None:
+        super().__init__(conn, table, columns)
+        self.raw: Any = conn.connection.driver_connection
+        self._names = [c.name for c in self.columns]
+        spec = ", ".join(f"{_sql_string(c.name)}: '{_DUCKDB_READ_TYPES[c.logical]}'" for c in self.columns)
+        select = ", ".join(f"{q}::JSON" if c.logical is Logical.JSON else q
+                           for c, q in zip(self.columns, self.q_columns, strict=True))
+        self._encoder = _IsoEncoder(ensure_ascii=False, separators=(",", ":"))
+        fd, self._path = tempfile.mkstemp(prefix="sg2dbt-", suffix=".jsonl")
+        os.close(fd)
+        self._insert = (f"INSERT INTO {self.q_table} ({', '.join(self.q_columns)}) SELECT {select} "
+                        f"FROM read_json({_sql_string(self._path)}, format = 'newline_delimited', "
+                        f"columns = {{{spec}}})")
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in self.q_columns[1:])
+        self._upsert = f"{self._insert} ON CONFLICT ({self.q_columns[0]}) DO UPDATE SET {updates}"
+
+    def _write_file(self, rows: list[Row]) -> None:
+        names, encode = self._names, self._encoder.encode
+        with open(self._path, "w", encoding="utf-8") as fh:
+            fh.writelines(encode(dict(zip(names, r, strict=True))) + "\n" for r in rows)
+
+    def insert(self, rows: list[Row]) -> None:
+        if rows:
+            self._write_file(rows)
+            self.raw.execute(self._insert)
+
+    def upsert(self, rows: list[Row]) -> None:
+        if rows:
+            self._write_file(rows)
+            self.raw.execute(self._upsert)
+
+    def close(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._path)
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def writer_for(conn: sa.Connection, table: sa.Table, columns: Sequence[RawColumn]) -> Writer:
+    name = conn.dialect.name
+    if name == "postgresql" and conn.dialect.driver == "psycopg":
+        return PostgresWriter(conn, table, columns)
+    if name == "duckdb":
+        return DuckDBWriter(conn, table, columns)
+    return Writer(conn, table, columns)
+
+
+def json_as_text(dialect: sa.Dialect) -> bool:
+    """Whether :func:`writer_for` on this dialect takes JSON values as text (else as Python objects)."""
+    return (dialect.name == "postgresql" and dialect.driver == "psycopg") or dialect.name == "duckdb"
