@@ -11,7 +11,7 @@ from sg2dbt.layout import plan as plan_layout
 from sg2dbt.model import Schema
 from sg2dbt.project.options import ADAPTERS, ProjectOptions
 from sg2dbt.project.rawdb import create_raw_tables
-from sg2dbt.project.render import render
+from sg2dbt.project.render import render as render_files
 from sg2dbt.project.writer import MANIFEST, WriteReport, write_project
 
 __all__ = ["ADAPTERS", "MANIFEST", "ProjectOptions", "WriteReport", "build_project", "create_raw_tables"]
@@ -20,5 +20,5 @@ __all__ = ["ADAPTERS", "MANIFEST", "ProjectOptions", "WriteReport", "build_proje
 def build_project(schema: Schema, out: str | Path, options: ProjectOptions | None = None) -> WriteReport:
     """Render the project for ``schema`` and write it under ``out`` (created, or refreshed in place)."""
     out = Path(out)
-    files = render(plan_layout(schema), options or ProjectOptions(), out.resolve())
+    files = render_files(plan_layout(schema), options or ProjectOptions(), out.resolve())
     return write_project(files, out)
