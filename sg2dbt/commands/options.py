@@ -34,3 +34,29 @@ def read_schema(schema_path: str, entity_schema_path: str | None, only: tuple[st
     """The filtered schema the options describe."""
     schema = sources.from_path(schema_path, entity_schema_path)
     return schema.filtered(only=only or None, ignore=ignore, ignore_fields=ignore_field)
+
+
+def site_options(func: F) -> F:
+    """A live site: URL and script or login as flags or ``SG_*`` env; secrets from env or a file only."""
+    for opt in reversed([
+        click.option("--url", "site_url", help="Site URL (default: $SG_URL)."),
+        click.option("--script", "site_script", help="API script name (default: $SG_SCRIPT)."),
+        click.option("--api-key-file", type=click.Path(dir_okay=False),
+                     help="File holding the script's API key (default: $SG_API_KEY_FILE, else $SG_API_KEY)."),
+        click.option("--login", "site_login", help="User login instead of a script (default: $SG_LOGIN)."),
+        click.option("--password-file", type=click.Path(dir_okay=False),
+                     help="File holding the user's password (default: $SG_PASSWORD_FILE, else $SG_PASSWORD)."),
+    ]):
+        func = opt(func)
+    return func
+
+
+def site_credentials(site_url: str | None, site_script: str | None, api_key_file: str | None,
+                     site_login: str | None, password_file: str | None) -> Any:
+    """:class:`sg2dbt.connect.Credentials` from :func:`site_options` values, with log redaction installed."""
+    from sg2dbt.connect import credentials, install_log_redaction
+
+    creds = credentials(url=site_url, script=site_script, api_key_file=api_key_file, login=site_login,
+                        password_file=password_file)
+    install_log_redaction()
+    return creds

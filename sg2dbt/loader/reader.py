@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from sg2dbt.connect import redact
 from sg2dbt.errors import LoadError
 from sg2dbt.loader.convert import Record, to_utc
 
@@ -116,6 +117,10 @@ class SiteSource:
                 time.sleep(wait)
         raise AssertionError("unreachable")
 
+    def check(self, entity: str) -> None:
+        """One small call, so bad credentials or a wrong URL fail once, before any work starts."""
+        self._find(entity, [], ["id"], limit=1)
+
     def pages(self, entity: str, fields: list[str], *, since: dt.datetime | None = None,
               retired: bool = False) -> Iterator[list[Record]]:
         last = 0
@@ -137,7 +142,7 @@ class SiteSource:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
+    text = redact(str(exc)).strip()
     return text.splitlines()[0][:200] if text else ""
 
 

@@ -28,6 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sg2dbt.errors import LoadError, Sg2dbtError
+from sg2dbt.evolve.migrate import require_no_drift
 from sg2dbt.layout import RawLayout, RawTable, Role
 from sg2dbt.loader import state as sync
 from sg2dbt.loader.convert import Record, Row, RowConverter
@@ -250,6 +251,7 @@ def load(engine: sa.Engine, layout: RawLayout, source: Source, options: LoadOpti
     options = options or LoadOptions()
     raw_schema = None if engine.dialect.name == "sqlite" else options.raw_schema
     metadata = prepare(engine, layout, raw_schema)
+    require_no_drift(layout, engine, raw_schema)  # columns the schema gained or retyped: name the fix
     state_table = sync.sync_table(metadata, raw_schema)
     sa_tables = {t.info["sg_entity"]: t for t in metadata.tables.values() if "sg_entity" in t.info}
     summary = LoadSummary(source=source.label, started_at=dt.datetime.now(UTC).isoformat())

@@ -1,0 +1,125 @@
+"""Credentials for a live SG site, and the connection made from them.
+
+Secrets (an API key, a password) come from the environment (``SG_API_KEY``, ``SG_PASSWORD``) or from a file
+(``--api-key-file``/``SG_API_KEY_FILE``, ``--password-file``/``SG_PASSWORD_FILE``), never from a command-line
+flag, where ``ps`` and shell history would show them. They are kept out of ``repr``, registered with
+:func:`redact` so no log line or error message can carry them, and never written anywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sg2dbt.errors import Sg2dbtError
+
+
+class CredentialsError(Sg2dbtError):
+    """Missing, unreadable or rejected site credentials (the message never holds a secret)."""
+
+
+_SECRETS: set[str] = set()
+_LOCK = threading.Lock()
+
+
+def register_secret(secret: str) -> None:
+    if secret and len(secret) >= 4:
+        with _LOCK:
+            _SECRETS.add(secret)
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret replaced by ``***``."""
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites log records so a registered secret never reaches a handler (dependencies log too)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _SECRETS:
+            message = record.getMessage()
+            clean = redact(message)
+            if clean != message or record.exc_info:
+                record.msg, record.args = clean, None
+                if record.exc_info:
+                    record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+                    record.exc_info = None
+        return True
+
+
+def install_log_redaction() -> None:
+    """Attach :class:`RedactingFilter` to every handler of the root logger."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
+
+
+@dataclass(frozen=True)
+class Credentials:
+    url: str
+    script: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    login: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        who = f"script {self.script!r}" if self.script else f"login {self.login!r}"
+        return f"{self.url} ({who})"
+
+
+def _read_secret(path: str, what: str) -> str:
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise CredentialsError(f"cannot read the {what} file {path}: {exc.strerror}") from None
+    if not text:
+        raise CredentialsError(f"the {what} file {path} is empty")
+    return text
+
+
+def credentials(*, url: str | None = None, script: str | None = None, api_key_file: str | None = None,
+                login: str | None = None, password_file: str | None = None,
+                env: Mapping[str, str] | None = None) -> Credentials:
+    """Credentials from explicit values (flags) first, then ``SG_*`` environment variables."""
+    env = os.environ if env is None else env
+    url = url or env.get("SG_URL")
+    script = script or env.get("SG_SCRIPT")
+    login = login or env.get("SG_LOGIN")
+    api_key_file = api_key_file or env.get("SG_API_KEY_FILE")
+    password_file = password_file or env.get("SG_PASSWORD_FILE")
+    if not url:
+        raise CredentialsError("no site URL: set SG_URL or pass --url (or load --from-dump DIR)")
+    api_key = _read_secret(api_key_file, "API key") if api_key_file else env.get("SG_API_KEY")
+    password = _read_secret(password_file, "password") if password_file else env.get("SG_PASSWORD")
+    if script and api_key:
+        register_secret(api_key)
+        return Credentials(url=url, script=script, api_key=api_key)
+    if login and password:
+        register_secret(password)
+        return Credentials(url=url, login=login, password=password)
+    raise CredentialsError("no credentials: set SG_SCRIPT and SG_API_KEY (or SG_API_KEY_FILE), "
+                           "or SG_LOGIN and SG_PASSWORD (or SG_PASSWORD_FILE)")
+
+
+def connect(creds: Credentials) -> Any:
+    """A ``shotgun_api3.Shotgun`` connection (lazy: nothing is sent until the first call)."""
+    import shotgun_api3
+
+    try:
+        if creds.script:
+            return shotgun_api3.Shotgun(creds.url, script_name=creds.script, api_key=creds.api_key,
+                                        connect=False)
+        return shotgun_api3.Shotgun(creds.url, login=creds.login, password=creds.password, connect=False)
+    except Exception as exc:  # noqa: BLE001 - shotgun_api3 raises ValueError, ShotgunError, ...
+        raise CredentialsError(f"cannot connect to {creds.label}: {redact(str(exc)).splitlines()[0][:200]}") \
+            from None
