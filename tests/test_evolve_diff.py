@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,31 @@ def test_cli_words_and_json(tmp_path: Path):
     assert runner.invoke(cli, ["diff", str(old), str(new), "--exit-code"]).exit_code == 1
     same = runner.invoke(cli, ["diff", str(old), str(old), "--exit-code"])
     assert same.exit_code == 0 and "no changes" in same.stdout
+
+
+def test_cli_live_site_as_new(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Without NEW, the live site is read (schema_read + schema_entity_read); Mockgun stands in for it."""
+    from shotgun_api3.lib import mockgun
+
+    doc = v2()
+    doc["EventLogEntry"] = {"name": {"value": "Event Log Entry"}, "fields": {    # Mockgun writes one at start
+        name: {"data_type": {"value": t}, "properties": {"default_value": {"value": None}}}
+        for name, t in (("id", "number"), ("event_type", "text"), ("description", "text"))}}
+    schema_pickle, entity_pickle = tmp_path / "site.pickle", tmp_path / "site_entity.pickle"
+    schema_pickle.write_bytes(pickle.dumps({e: spec["fields"] for e, spec in doc.items()}))
+    entity_pickle.write_bytes(pickle.dumps({e: {"name": spec["name"]} for e, spec in doc.items()}))
+    mockgun.Shotgun.set_schema_paths(str(schema_pickle), str(entity_pickle))
+    monkeypatch.setattr("sg2dbt.connect.connect",
+                        lambda creds: mockgun.Shotgun(creds.url, creds.script, creds.api_key))
+    for name, value in {"SG_URL": "https://studio.example.com", "SG_SCRIPT": "sg2dbt",
+                        "SG_API_KEY": "not-a-real-key"}.items():
+        monkeypatch.setenv(name, value)
+    old, _ = write(tmp_path)
+    out = CliRunner().invoke(cli, ["diff", str(old), "--json"])
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.stdout)
+    assert result["new"] == "https://studio.example.com (script 'sg2dbt')"
+    assert [(e["entity"], e["change"]) for e in result["entities"]] == [
+        ("CustomEntity01", "added"), ("EventLogEntry", "added")]
+    assert result["summary"]["fields"] == {"added": 2, "removed": 1, "changed": 2}
+    assert "not-a-real-key" not in out.output

@@ -7,20 +7,23 @@ from typing import Any
 
 import click
 
-from sg2dbt.commands.options import F, read_schema, schema_options
+from sg2dbt.commands.options import F, read_schema, schema_options, site_credentials, site_options
 
 DEFAULT_RAW_SCHEMA = "shotgrid_raw"   # the same default as `sg2dbt build` and `sg2dbt init-db`
 
 
 @click.command()
 @click.argument("old", type=click.Path(dir_okay=False))
-@click.argument("new", type=click.Path(dir_okay=False))
+@click.argument("new", required=False, type=click.Path(dir_okay=False))
+@site_options
 @click.option("--entity-schema", "entity_schema_paths", multiple=True, type=click.Path(dir_okay=False),
               help="schema_entity_read() JSON for a raw schema_read() file: give it once per side, OLD first.")
 @click.option("--json", "as_json", is_flag=True, help="Print the diff as JSON instead of words.")
 @click.option("--exit-code", is_flag=True, help="Exit with status 1 when the schemas differ (as git diff does).")
-def diff(old: str, new: str, entity_schema_paths: tuple[str, ...], as_json: bool, exit_code: bool) -> None:
-    """What changed from schema file OLD to schema file NEW, and what it means for the raw tables.
+def diff(old: str, new: str | None, entity_schema_paths: tuple[str, ...], as_json: bool, exit_code: bool,
+         **site: Any) -> None:
+    """What changed from schema file OLD to schema file NEW (or, without NEW, the live site), and what it
+    means for the raw tables.
 
     Renames show up as a removal plus an addition: SG identifies fields and entities by API name only.
     """
@@ -30,17 +33,34 @@ def diff(old: str, new: str, entity_schema_paths: tuple[str, ...], as_json: bool
     if len(entity_schema_paths) not in (0, 2):
         raise click.UsageError("give --entity-schema twice (OLD's, then NEW's) or not at all")
     old_entities, new_entities = entity_schema_paths or (None, None)
-    result = compute(sources.from_path(old, old_entities), sources.from_path(new, new_entities))
+    old_schema = sources.from_path(old, old_entities)
+    result = compute(old_schema, sources.from_path(new, new_entities) if new else _site_schema(site))
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
-        for line in result.describe() or [f"no changes between {old} and {new}"]:
+        for line in result.describe() or [f"no changes between {old} and {result.new_source}"]:
             click.echo(line)
         if result.destructive:
             click.echo(f"{len(result.destructive)} raw-column change(s) are destructive: `sg2dbt migrate` "
                        f"refuses them without --allow-destructive", err=True)
     if exit_code and result:
         raise click.exceptions.Exit(1)
+
+
+def _site_schema(site: dict[str, Any]) -> Any:
+    """The live site's schema (two calls: schema_read and schema_entity_read); credentials as `sg2dbt load`."""
+    from sg2dbt import sources
+    from sg2dbt.connect import CredentialsError, connect, redact
+    from sg2dbt.errors import Sg2dbtError
+
+    creds = site_credentials(**site)
+    try:
+        return sources.from_connection(connect(creds), source=creds.label)
+    except Sg2dbtError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any site failure is reported the same way, without secrets
+        raise CredentialsError(f"{creds.label}: cannot read the schema: {type(exc).__name__}: "
+                               f"{redact(str(exc)).splitlines()[0][:200] if str(exc) else ''}") from None
 
 
 def _schema_optional(func: F) -> F:
