@@ -83,7 +83,7 @@ def record(entity: Entity, rid: int, schema: Schema, *, variant: int = 0,
             continue
         rec[f.name] = field_value(f, rid, schema, variant=variant)
     if "updated_at" in entity.fields:
-        rec["updated_at"] = updated_at or BASE_TIME + dt.timedelta(seconds=rid)
+        rec["updated_at"] = updated_at or BASE_TIME + dt.timedelta(hours=rid)
     if "created_at" in entity.fields:
         rec["created_at"] = BASE_TIME + dt.timedelta(seconds=rid)
     return rec

@@ -39,8 +39,26 @@ log = logging.getLogger(__name__)
 
 UTC = dt.timezone.utc
 DEFAULT_OVERLAP = dt.timedelta(minutes=5)
-# Test hook: sleep this many seconds after each page is written (lets a crash test kill mid-load).
-PAGE_PAUSE_ENV = "SG2DBT_LOAD_PAGE_PAUSE"
+# Test hook for crash tests: after this many pages written in the process, create the file named by
+# HOLD_FILE_ENV and block, inside the open transaction, until killed. Unset in normal runs.
+HOLD_AFTER_ENV = "SG2DBT_LOAD_HOLD_AFTER_PAGES"
+HOLD_FILE_ENV = "SG2DBT_LOAD_HOLD_FILE"
+_pages_written = 0
+_pages_lock = threading.Lock()
+
+
+def _crash_test_hold() -> None:
+    global _pages_written
+    hold_after = int(os.environ.get(HOLD_AFTER_ENV) or 0)
+    if not hold_after:
+        return
+    with _pages_lock:
+        _pages_written += 1
+        hold = _pages_written == hold_after
+    if hold:
+        with open(os.environ[HOLD_FILE_ENV], "w", encoding="utf-8") as fh:
+            fh.write(f"{_pages_written}\n")
+        threading.Event().wait()
 
 
 @dataclass(frozen=True)
@@ -125,7 +143,6 @@ class _EntityLoad:
         self.writer: Writer = writer_for(conn, table, self.conv.columns)
         self.fields = [f for f in self.conv.fields]
         self.loaded_at = dt.datetime.now(UTC)
-        self.pause = float(os.environ.get(PAGE_PAUSE_ENV) or 0)
         updated = raw.fields.get("updated_at")
         self.updated_idx = (self.conv.columns.index(updated.column(Role.VALUE))
                             if updated is not None and raw.entity.has_updated_at else None)
@@ -177,15 +194,12 @@ class _EntityLoad:
     def _write(self, write: Callable[[list[Row]], None], page: list[Record], rows: list[Row]) -> None:
         try:
             write(rows)
-        except sa.exc.DBAPIError as exc:
-            raise self._explain_db_error(page, exc) from None
-        except Exception as exc:
-            if type(exc).__module__.startswith(("psycopg", "duckdb", "_duckdb")):
-                raise self._explain_db_error(page, exc) from None
+        except Sg2dbtError:
             raise
+        except Exception as exc:  # noqa: BLE001 - drivers raise their own types (and OverflowError, ...)
+            raise self._explain_db_error(page, exc) from None
         self.progress(self.entity, "rows", len(rows))
-        if self.pause:
-            time.sleep(self.pause)
+        _crash_test_hold()
 
     def _explain_db_error(self, page: list[Record], exc: BaseException) -> Sg2dbtError:
         """A database refusal of a page: name the record and field when a strict check can find it."""
@@ -207,13 +221,14 @@ class _EntityLoad:
                     result.retired += len(rows)
 
     def _incremental(self, since: dt.datetime, result: EntityResult) -> None:
+        flagged = self.writer.flagged_ids()   # before the live pass, which un-flags revived records it reads
         for page in self._pages(since=since):
             rows = self._convert(page, False)
             self._write(self.writer.upsert, page, rows)
             result.rows += len(rows)
-        self._reconcile_retired(result)
+        self._reconcile_retired(flagged, result)
 
-    def _reconcile_retired(self, result: EntityResult) -> None:
+    def _reconcile_retired(self, flagged: set[int], result: EntityResult) -> None:
         """Compare the site's retired ids with the rows flagged retired; fetch only the differences.
 
         Retiring or reviving a record is not guaranteed to move ``updated_at``, so the incremental pass
@@ -223,7 +238,6 @@ class _EntityLoad:
         more (deleted for good) loses its row.
         """
         site_retired = {r["id"] for page in self.source.pages(self.entity, ["id"], retired=True) for r in page}
-        flagged = self.writer.flagged_ids()
         for ids in chunks(sorted(site_retired - flagged)):
             page = self.source.by_ids(self.entity, self.fields, ids, retired=True)
             rows = self._convert(page, True)

@@ -1,0 +1,211 @@
+"""``sg2dbt load`` against Mockgun seeded with the shared real schema, on PostgreSQL, DuckDB and SQLite.
+
+The expected rows are computed here from the site's records by the SPEC's rules (links to id/type, multi-entity
+to aligned comma lists, dates, UTC datetimes, JSON), independently of the loader's converter; only column names
+come from the layout, which is the contract.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from sg2dbt import sources
+from sg2dbt.layout import RawLayout, RawTable, Role, plan
+from sg2dbt.loader import LoadOptions, SiteSource, load
+from sg2dbt.metadata import build_metadata
+from sg2dbt.model import Schema
+from tests.sgsite import seed_mockgun
+
+UTC = dt.timezone.utc
+N = 60   # records per entity
+
+
+def covering_entities(schema: Schema) -> list[str]:
+    """A few entities that between them use every readable data type of the schema, plus one without
+    updated_at (reloaded whole) — so "every data type in use" is checked without loading all 77."""
+    wanted = {f.data_type for e in schema for f in e.fields.values()} - {"pivot_column", "summary"}
+    chosen: list[str] = []
+    covered: set[str] = set()
+    while wanted - covered:
+        best = max(schema, key=lambda e: len({f.data_type for f in e.fields.values()} & (wanted - covered)))
+        chosen.append(best.name)
+        covered |= {f.data_type for f in best.fields.values()}
+    chosen.append(next(e.name for e in schema if not e.has_updated_at and e.name.endswith("Connection")))
+    return sorted(set(chosen))
+
+
+@pytest.fixture(scope="module")
+def site_schema(real_schema_pickles: tuple[Path, Path]) -> Schema:
+    full = sources.from_mockgun_pickles(*real_schema_pickles)
+    return full.filtered(only=covering_entities(full))
+
+
+@pytest.fixture
+def mock_site(real_schema_pickles: tuple[Path, Path], site_schema: Schema) -> Any:
+    from shotgun_api3.lib.mockgun import Shotgun
+
+    Shotgun.set_schema_paths(*(str(p) for p in real_schema_pickles))
+    sg = Shotgun("https://mock.example.com", "loader-test", "not-a-key")
+    for entity in site_schema:
+        seed_mockgun(sg, site_schema, entity.name, range(1, N + 1))
+        for rid in (3, 4):
+            sg.delete(entity.name, rid)
+    return sg
+
+
+@pytest.fixture(params=["postgresql", "duckdb", "sqlite"])
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[sa.Engine, str | None]]:
+    if request.param == "postgresql":
+        pg_schema = request.getfixturevalue("pg_schema")
+        engine = request.getfixturevalue("pg_engine")
+        yield engine, pg_schema
+        return
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}" if request.param == "duckdb" else f"sqlite:///{tmp_path / 'w.db'}"
+    engine = sa.create_engine(url)
+    yield engine, ("raw" if request.param == "duckdb" else None)
+    engine.dispose()
+
+
+# --- expected rows, by the SPEC's rules -----------------------------------------------------------------
+
+def _as_utc(value: Any) -> Any:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def expected_columns(raw: RawTable, rec: dict[str, Any], retired: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {raw.column(c.name).name: None for c in raw.columns if c.field is not None}
+    for name, rf in raw.fields.items():
+        if not rf.columns:
+            continue
+        v = rec.get(name)
+        dtype = rf.field.data_type
+        if rf.columns[0].role in (Role.LINK_ID,):
+            out[rf.column(Role.LINK_ID).name] = v["id"] if v else None
+            out[rf.column(Role.LINK_TYPE).name] = v["type"] if v else None
+        elif rf.columns[0].role is Role.LINK_IDS:
+            out[rf.column(Role.LINK_IDS).name] = ",".join(str(x["id"]) for x in v) if v else None
+            out[rf.column(Role.LINK_TYPE).name] = ",".join(x["type"] for x in v) if v else None
+        elif v is None:
+            continue
+        elif dtype == "date":
+            out[rf.columns[0].name] = dt.date.fromisoformat(v)
+        elif dtype == "date_time":
+            out[rf.columns[0].name] = _as_utc(v)
+        else:
+            out[rf.columns[0].name] = v
+    out["_sg_retired"] = retired
+    return out
+
+
+def site_rows(sg: Any, raw: RawTable) -> dict[int, dict[str, Any]]:
+    fields = [n for n, rf in raw.fields.items() if rf.columns]
+    rows = {}
+    for retired in (False, True):
+        for rec in sg.find(raw.entity.name, [], fields, retired_only=retired):
+            rows[rec["id"]] = expected_columns(raw, rec, retired)
+    return rows
+
+
+def db_rows(engine: sa.Engine, layout: RawLayout, raw_schema: str | None, entity: str) -> dict[int, dict[str, Any]]:
+    table = next(t for t in build_metadata(layout, raw_schema).tables.values() if t.info["sg_entity"] == entity)
+    out: dict[int, dict[str, Any]] = {}
+    with engine.connect() as conn:
+        for row in conn.execute(sa.select(table)):
+            values = dict(zip([c.name for c in table.columns], row, strict=True))
+            for k, v in values.items():
+                if isinstance(v, dt.datetime):
+                    values[k] = _as_utc(v)
+                if isinstance(v, str) and table.c[k].type.__class__.__name__ == "JSON":
+                    values[k] = json.loads(v)
+            assert values["id"] not in out
+            out[values["id"]] = values
+    return out
+
+
+def assert_tables_match_site(engine: sa.Engine, layout: RawLayout, raw_schema: str | None, sg: Any) -> None:
+    for raw in layout:
+        expected = site_rows(sg, raw)
+        actual = db_rows(engine, layout, raw_schema, raw.entity.name)
+        assert sorted(actual) == sorted(expected), raw.entity.name
+        for rid, exp in expected.items():
+            got = actual[rid]
+            assert got["_sg_loaded_at"] is not None
+            for col, value in exp.items():
+                assert got[col] == value, f"{raw.entity.name} id {rid} column {col}: {got[col]!r} != {value!r}"
+
+
+def test_covering_entities_use_every_data_type(site_schema: Schema, real_schema_pickles: tuple[Path, Path]) -> None:
+    full = sources.from_mockgun_pickles(*real_schema_pickles)
+    in_use = {f.data_type for e in full for f in e.fields.values()} - {"pivot_column", "summary"}
+    assert in_use <= {f.data_type for e in site_schema for f in e.fields.values()}
+    assert any(not e.has_updated_at for e in site_schema)
+
+
+def test_full_then_incremental_equals_site(warehouse: tuple[sa.Engine, str | None], mock_site: Any,
+                                           site_schema: Schema) -> None:
+    engine, raw_schema = warehouse
+    layout = plan(site_schema)
+    source = SiteSource(lambda: mock_site)
+    options = LoadOptions(raw_schema=raw_schema, workers=3)
+
+    first = load(engine, layout, source, options)
+    assert not first.failed, [e.error for e in first.failed]
+    assert {e.mode for e in first.entities} == {"full"}
+    assert_tables_match_site(engine, layout, raw_schema, mock_site)
+
+    # updates (one moves updated_at, the other changes only values after a revival), creates, retirements,
+    # a revival whose updated_at does not move
+    now = dt.datetime.now(UTC)
+    for entity in site_schema:
+        name = entity.name
+        seed_mockgun(mock_site, site_schema, name, range(10, 13), variant=1000, updated_at=now)
+        seed_mockgun(mock_site, site_schema, name, range(N + 1, N + 6), updated_at=now)
+        mock_site.delete(name, 20)
+        mock_site.delete(name, N + 5)
+        mock_site.revive(name, 3)
+
+    second = load(engine, layout, source, options)
+    assert not second.failed, [e.error for e in second.failed]
+    modes = {e.entity: e.mode for e in second.entities}
+    assert all(modes[e.name] == ("incremental" if e.has_updated_at else "full") for e in site_schema)
+    incremental = next(e for e in second.entities if e.mode == "incremental")
+    assert incremental.revived == 1 and incremental.retired == 2
+    assert incremental.rows < N, "an incremental load re-reads only what changed"
+    assert_tables_match_site(engine, layout, raw_schema, mock_site)
+
+
+def test_value_that_does_not_fit_names_entity_id_and_field(warehouse: tuple[sa.Engine, str | None],
+                                                           mock_site: Any, site_schema: Schema) -> None:
+    engine, raw_schema = warehouse
+    layout = plan(site_schema.filtered(only=["Shot"])) if "Shot" in site_schema else plan(site_schema)
+    raw = next(iter(layout))
+    number = next(n for n, rf in raw.fields.items() if rf.field.data_type == "number" and n != "id")
+    mock_site._db[raw.entity.name][17][number] = "twelve"
+    summary = load(engine, layout, SiteSource(lambda: mock_site), LoadOptions(raw_schema=raw_schema))
+    [failed] = summary.failed
+    assert f"entity {raw.entity.name!r}, id 17, field {number!r}" in (failed.error or "")
+    # nothing half-written: the entity's transaction rolled back, so its table is empty
+    assert db_rows(engine, layout, raw_schema, raw.entity.name) == {}
+
+    mock_site._db[raw.entity.name][17][number] = 2**70   # fits Python, not BIGINT
+    summary = load(engine, layout, SiteSource(lambda: mock_site), LoadOptions(raw_schema=raw_schema))
+    assert f"id 17, field {number!r}: integer" in (summary.failed[0].error or "")
+
+
+def test_full_refresh_reloads_whole(duckdb_path: Path, mock_site: Any, site_schema: Schema) -> None:
+    engine, raw_schema = sa.create_engine(f"duckdb:///{duckdb_path}"), "raw"
+    layout = plan(site_schema)
+    source = SiteSource(lambda: mock_site)
+    load(engine, layout, source, LoadOptions(raw_schema=raw_schema))
+    again = load(engine, layout, source, LoadOptions(raw_schema=raw_schema, full_refresh=True))
+    assert {e.mode for e in again.entities} == {"full"}
+    assert_tables_match_site(engine, layout, raw_schema, mock_site)
