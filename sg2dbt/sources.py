@@ -33,13 +33,24 @@ def _value(spec: Any, key: str, default: Any = None) -> Any:
     return item if item is not None else default
 
 
+def _text(value: Any) -> str:
+    """SG text as a ``str`` that every output can encode: a lone surrogate (a legal JSON escape that no UTF-8
+    file can hold) becomes U+FFFD instead of failing the YAML or Python writer later."""
+    return str(value).encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _bad_name(name: Any) -> bool:
+    """Names must be non-empty text; one with a lone surrogate could never be sent back to SG."""
+    return not isinstance(name, str) or not name or _text(name) != name
+
+
 def _str_list(value: Any, *, source: str, entity: str, field: str, what: str) -> tuple[str, ...]:
     if value in (None, ""):
         return ()
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise SchemaError(f"{what} must be a list of strings, got {value!r}",
                           source=source, entity=entity, field=field)
-    return tuple(value)
+    return tuple(_text(v) for v in value)
 
 
 def _valid_values(value: Any, *, source: str, entity: str, field: str) -> tuple[str, ...]:
@@ -49,12 +60,13 @@ def _valid_values(value: Any, *, source: str, entity: str, field: str) -> tuple[
     if not isinstance(value, (list, tuple)):
         raise SchemaError(f"valid_values must be a list, got {value!r}", source=source, entity=entity,
                           field=field)
-    return tuple(str(v) for v in value if v is not None)
+    return tuple(_text(v) for v in value if v is not None)
 
 
 def _field(entity: str, name: str, spec: Any, source: str) -> Field:
-    if not isinstance(name, str) or not name:
-        raise SchemaError("field names must be non-empty strings", source=source, entity=entity, field=name)
+    if _bad_name(name):
+        raise SchemaError("field names must be non-empty strings of valid Unicode", source=source, entity=entity,
+                          field=name)
     if not isinstance(spec, Mapping):
         raise SchemaError(f"field spec must be an object, got {type(spec).__name__}",
                           source=source, entity=entity, field=name)
@@ -69,8 +81,8 @@ def _field(entity: str, name: str, spec: Any, source: str) -> Field:
         entity=entity,
         name=name,
         data_type=data_type,
-        display_name=str(_value(spec, "name", "") or ""),
-        description=str(_value(spec, "description", "") or ""),
+        display_name=_text(_value(spec, "name", "") or ""),
+        description=_text(_value(spec, "description", "") or ""),
         valid_types=_str_list(_value(props, "valid_types"), source=source, entity=entity, field=name,
                               what="valid_types"),
         valid_values=_valid_values(_value(props, "valid_values"), source=source, entity=entity, field=name),
@@ -89,7 +101,7 @@ def _fields(entity: str, specs: Any, source: str) -> list[Field]:
 
 def _entity_display(entity_doc: Any) -> str:
     name = _value(entity_doc, "name", "")
-    return name if isinstance(name, str) else ""
+    return _text(name) if isinstance(name, str) else ""
 
 
 def is_seed_shape(doc: Mapping[str, Any]) -> bool:
@@ -111,8 +123,8 @@ def from_dict(doc: Any, *, source: str = "<memory>", entity_doc: Mapping[str, An
     seed = is_seed_shape(doc)
     entities = []
     for name, body in doc.items():
-        if not isinstance(name, str) or not name:
-            raise SchemaError("entity names must be non-empty strings", source=source, entity=name)
+        if _bad_name(name):
+            raise SchemaError("entity names must be non-empty strings of valid Unicode", source=source, entity=name)
         if not isinstance(body, Mapping):
             raise SchemaError(f"entity must be an object, got {type(body).__name__}", source=source, entity=name)
         if seed:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -224,3 +226,79 @@ def test_cli_ddl_succeeds(name: str, orms: dict[str, SGORM], capsys: pytest.Capt
     engine = sa.create_engine("sqlite://")
     _run_script(engine, out)
     assert _created(engine, None) == expected_tables(orms[name].layout)
+
+
+# --- the dbt project (sg2dbt build) ------------------------------------------------------------------
+
+def source_name(name: str) -> str:
+    """Each case gets its own dbt source name, so all cases' models can share one project for `dbt parse`."""
+    return f"c{OK.index(name):02d}"
+
+
+@pytest.fixture(scope="module")
+def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every OK case built through the CLI (``sg2dbt build``), one project directory each."""
+    pytest.importorskip("sg2dbt.project", reason="sg2dbt build has not landed")
+    out: dict[str, Path] = {}
+    for name in OK:
+        folder = tmp_path_factory.mktemp(f"dbt_{name}")
+        with pytest.raises(SystemExit) as info:
+            main(["build", "--schema", str(case_path(name)), "--out", str(folder),
+                  "--source-name", source_name(name), "--db-path", str(folder / "w.duckdb")])
+            raise SystemExit(0)
+        assert info.value.code in (0, None), f"{name}: sg2dbt build exited {info.value.code}"
+        out[name] = folder
+    return out
+
+
+@pytest.mark.parametrize("name", OK)
+def test_dbt_project_yaml_parses(name: str, projects: dict[str, Path]) -> None:
+    files = sorted(projects[name].rglob("*.yml"))
+    assert any(f.name == "dbt_project.yml" for f in files)
+    for f in files:
+        assert isinstance(yaml.safe_load(f.read_text(encoding="utf-8")), dict), f
+
+
+@pytest.mark.parametrize("name", OK)
+def test_dbt_models_hold_no_jinja_but_their_own(name: str, projects: dict[str, Path]) -> None:
+    """Model SQL is rendered by dbt's Jinja: SG text in it (names, literals, comments) must never be Jinja."""
+    for f in projects[name].glob("models/**/*.sql"):
+        sql = f.read_text(encoding="utf-8")
+        assert "{%" not in sql and "{#" not in sql, f
+        for expr in re.findall(r"\{\{(.*?)\}\}", sql, flags=re.S):
+            assert _OWN_JINJA.fullmatch(expr.strip()), f"{f.name}: {expr!r}"
+        assert sql.count("{{") == len(re.findall(r"\{\{(.*?)\}\}", sql, flags=re.S)), f
+
+
+_OWN_JINJA = re.compile(r"source\('c\d\d', '[a-z0-9_]+'\)"
+                        r"|sg2dbt_unnest_links\(source\('c\d\d', '[a-z0-9_]+'\)(, '[a-z0-9_\"]+'){3}\)")
+
+
+@pytest.fixture(scope="module")
+def combined_parse(projects: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, list[Any]]:
+    """ONE `dbt parse` over the models of every OK case (one project, one source per case): dbt runs are slow."""
+    from dbt.cli.main import dbtRunner
+
+    root = tmp_path_factory.mktemp("dbt_all")
+    first = projects[OK[0]]
+    for item in ("dbt_project.yml", "profiles.yml", "macros"):
+        src = first / item
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, root / item)
+    for name, folder in projects.items():
+        shutil.copytree(folder / "models" / "staging" / source_name(name),
+                        root / "models" / "staging" / source_name(name))
+    events: list[Any] = []
+    result = dbtRunner(callbacks=[events.append]).invoke(
+        ["parse", "--no-partial-parse", "--project-dir", str(root), "--profiles-dir", str(root)])
+    return result, events
+
+
+def test_dbt_parse_of_every_ok_case_succeeds_without_warnings(projects: dict[str, Path],
+                                                              combined_parse: tuple[Any, list[Any]]) -> None:
+    result, events = combined_parse
+    assert result.success, result.exception
+    bad = [(e.info.name, e.info.msg) for e in events if "Deprecat" in e.info.name or e.info.level in ("warn", "error")]
+    assert bad == []
+    models = {n.name for n in result.result.nodes.values() if n.resource_type == "model"}
+    expected = {f.stem for folder in projects.values() for f in folder.glob("models/**/*.sql")}
+    assert models == expected

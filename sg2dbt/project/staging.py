@@ -15,6 +15,7 @@ Everything the templates and YAML writers print comes from here, and every name 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -44,8 +45,15 @@ def quote(name: str) -> str:
 
 
 def sql_string(text: str) -> str:
-    """A SQL string literal (standard quoting, no backslash escapes)."""
-    return "'" + text.replace("'", "''") + "'"
+    """A SQL string literal (standard quoting, no backslash escapes).
+
+    dbt renders model SQL with Jinja, so a literal holding ``{{``, ``{%`` or ``{#`` (an entity named
+    ``{{ env_var('SG_API_KEY') }}``) would run as code: such literals are concatenated from pieces that
+    split every opening delimiter, which keeps the value byte for byte.
+    """
+    body = text.replace("'", "''")
+    split = re.sub(r"\{(?=[{%#])", "{' || '", body)
+    return f"'{body}'" if split == body else f"('{split}')"
 
 
 @dataclass(frozen=True)
