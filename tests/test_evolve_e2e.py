@@ -18,13 +18,11 @@ from unittest import mock
 
 import pytest
 import sqlalchemy as sa
-from evolve_schemas import v1, v2, write
+from evolve_schemas import v2, write
 
 from sg2dbt import sources
 from sg2dbt.cli import main
-from sg2dbt.errors import DriftError
 from sg2dbt.layout import plan
-from sg2dbt.loader import DumpSource, LoadOptions, load
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -115,7 +113,7 @@ def test_schema_change_from_v1_to_v2(pg_engine: sa.Engine, schemas: tuple[str, s
     url = pg_engine.url.render_as_string(hide_password=False)
     old, new = write(tmp_path)
     project = tmp_path / "project"
-    v1_schema, v2_schema = sources.from_dict(v1()), sources.from_dict(v2())
+    v2_schema = sources.from_dict(v2())
 
     # v1: build, migrate, load, dbt build.
     assert _cli(capsys, "build", "--schema", old, "--out", project, "--adapter", "postgres",
@@ -124,9 +122,11 @@ def test_schema_change_from_v1_to_v2(pg_engine: sa.Engine, schemas: tuple[str, s
     assert code == 0, err
     assert sorted(out.splitlines()) == [f"create table {raw}.project (5 columns)",
                                         f"create table {raw}.shot (10 columns)"]
-    first = load(pg_engine, plan(v1_schema), DumpSource(_dump(tmp_path / "dump_v1", _v1_records())),
-                 LoadOptions(raw_schema=raw))
-    assert not first.failed
+    dump_v1 = _dump(tmp_path / "dump_v1", _v1_records())
+    code, out, err = _cli(capsys, "load", "--schema", old, "--db", url, "--raw-schema", raw, "--from-dump", dump_v1,
+                          "--json")
+    assert code == 0, err
+    assert json.loads(out)["rows"] == 3
     result = _dbt_build(project, pg_engine, raw, target)
     assert result.success, result.exception
     assert _rows(pg_engine, f'select shot_id, sg_cut_in from "{target}".stg_shotgrid__shot order by 1') == [
@@ -161,9 +161,15 @@ def test_schema_change_from_v1_to_v2(pg_engine: sa.Engine, schemas: tuple[str, s
 
     # The loader will not write doubles into the old bigint column: it says which command fixes that.
     dump_v2 = _dump(tmp_path / "dump_v2", _v2_records())
-    with pytest.raises(DriftError, match=r"sg_cut_in from BIGINT to DOUBLE PRECISION.*sg2dbt migrate .*"
-                                         r"--allow-destructive"):
-        load(pg_engine, layout, DumpSource(dump_v2), LoadOptions(raw_schema=raw))
+    load_v2 = ("load", "--schema", new, "--db", url, "--raw-schema", raw, "--from-dump", dump_v2, "--json")
+    code, _, err = _cli(capsys, *load_v2)
+    assert code == 2
+    (message,) = err.strip().splitlines()
+    assert message == (
+        f"sg2dbt: error: the database does not match the schema: change type of {raw}.shot.sg_cut_in from "
+        f"BIGINT to DOUBLE PRECISION. Run `sg2dbt migrate --schema <schema file> --db <url> --raw-schema {raw} "
+        f"--allow-destructive` first")
+    assert _rows(pg_engine, f'select count(*) from "{raw}".custom_entity01') == [(0,)]
 
     code, out, err = _cli(capsys, "migrate", "--schema", new, "--db", url, "--raw-schema", raw,
                           "--allow-destructive")
@@ -173,8 +179,10 @@ def test_schema_change_from_v1_to_v2(pg_engine: sa.Engine, schemas: tuple[str, s
     assert _rows(pg_engine, f'select id, sg_cut_in from "{raw}".shot order by id') == [(10, 1001.0), (11, 1017.0)]
 
     # load fills the new columns (a changed field set makes the loader reload the entity whole).
-    second = load(pg_engine, layout, DumpSource(dump_v2), LoadOptions(raw_schema=raw))
-    assert not second.failed, [e.error for e in second.failed]
+    code, out, err = _cli(capsys, *load_v2)
+    assert code == 0, err
+    assert {e["entity"]: e["mode"] for e in json.loads(out)["entities"]} == {
+        "CustomEntity01": "full", "Project": "incremental", "Shot": "full"}
     assert _rows(pg_engine, f'select id, sg_cut_in, sg_shot_type, sg_episode_id from "{raw}".shot order by id') == [
         (10, 1001.5, "vfx", 3), (11, 1017.0, "cg", None), (12, None, "vfx", 3)]
     assert _rows(pg_engine, f'select id, code from "{raw}".custom_entity01') == [(3, "ep01")]

@@ -213,7 +213,7 @@ def test_alembic_environment_autogenerates_and_upgrades(db, tmp_path: Path, monk
     assert set(_columns(engine, raw, "shot")) == {c.name for c in plan(V1)["Shot"].columns}
     _seed_v1(engine, raw)
 
-    monkeypatch.setenv("SG2DBT_SCHEMA", str(new))     # the env var overrides alembic.ini
+    monkeypatch.setenv("SG2DBT_SCHEMA_FILE", str(new))     # the env var overrides alembic.ini
     script = command.revision(_alembic(env_dir), message="v2", autogenerate=True)
     text = Path(script.path).read_text()               # type: ignore[union-attr]
     assert "create_table('custom_entity01'" in text
@@ -236,6 +236,6 @@ def test_init_refuses_an_existing_environment_and_hides_passwords(tmp_path: Path
     written = init_environment(tmp_path / "m", schema_path=str(old),
                                url="postgresql+psycopg://etl:s3cr%40t@db/warehouse", raw_schema="shotgrid_raw")
     ini = written[0].read_text()
-    assert "s3cr" not in ini and "SG2DBT_DB_URL" in ini
+    assert "s3cr" not in ini and "SG2DBT_DB" in ini
     with pytest.raises(MigrationError, match="already exists"):
         init_environment(tmp_path / "m", schema_path=str(old), url="sqlite://", raw_schema=None)

@@ -74,8 +74,8 @@ def _schema_optional(func: F) -> F:
 
 def _db_options(func: F) -> F:
     for opt in reversed([
-        click.option("--db", "url", envvar="SG2DBT_DB_URL",
-                     help="SQLAlchemy URL of the warehouse (or SG2DBT_DB_URL): postgresql+psycopg://..., "
+        click.option("--db", "url", envvar="SG2DBT_DB",
+                     help="SQLAlchemy URL of the warehouse (or SG2DBT_DB): postgresql+psycopg://..., "
                           "duckdb:///path, sqlite:///path."),
         click.option("--raw-schema", default=DEFAULT_RAW_SCHEMA, show_default=True, envvar="SG2DBT_RAW_SCHEMA",
                      help="Database schema of the raw tables ('' for none, e.g. on SQLite)."),
@@ -132,7 +132,7 @@ def init(directory: str, url: str | None, raw_schema: str, schema_path: str, ent
     from sg2dbt.evolve.environment import INI_NAME, init_environment
 
     if not url:
-        raise click.UsageError("migrate init needs --db URL (or SG2DBT_DB_URL)")
+        raise click.UsageError("migrate init needs --db URL (or SG2DBT_DB)")
     read_schema(schema_path, entity_schema_path, only, ignore, ignore_field)   # refuse a bad schema now
     written = init_environment(directory, schema_path=schema_path, url=url, raw_schema=raw_schema or None,
                                entity_schema_path=entity_schema_path, only=only, ignore=ignore,

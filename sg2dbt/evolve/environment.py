@@ -28,7 +28,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 INI_NAME = "alembic.ini"
 
 # Environment variables win over alembic.ini, so a URL with a password never has to be written down.
-ENV_URL, ENV_SCHEMA, ENV_RAW_SCHEMA = "SG2DBT_DB_URL", "SG2DBT_SCHEMA", "SG2DBT_RAW_SCHEMA"
+ENV_URL, ENV_SCHEMA, ENV_RAW_SCHEMA = "SG2DBT_DB", "SG2DBT_SCHEMA_FILE", "SG2DBT_RAW_SCHEMA"
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def init_environment(directory: str | os.PathLike[str], *, schema_path: str, url
     """Write an Alembic environment (alembic.ini, env.py, script.py.mako, versions/) into ``directory``.
 
     Refuses a directory that already holds an alembic.ini or env.py: those may be the user's.
-    The URL is written only if it carries no password; otherwise env.py reads it from SG2DBT_DB_URL.
+    The URL is written only if it carries no password; otherwise env.py reads it from SG2DBT_DB.
     """
     target = Path(directory)
     existing = [p for p in (target / INI_NAME, target / "env.py") if p.exists()]

@@ -1,6 +1,6 @@
 """Alembic env.py made by `sg2dbt migrate init`: target metadata comes from the SG schema file.
 
-The settings live in alembic.ini (``sg2dbt.*`` keys) or in SG2DBT_DB_URL, SG2DBT_SCHEMA and
+The settings live in alembic.ini (``sg2dbt.*`` keys) or in SG2DBT_DB, SG2DBT_SCHEMA_FILE and
 SG2DBT_RAW_SCHEMA; the logic lives in sg2dbt.evolve.environment so that it is upgraded with sg2dbt.
 """
 
