@@ -19,7 +19,7 @@ def dialect(name: str) -> Dialect:
         from sqlalchemy.dialects.mysql.mariadb import MariaDBDialect
 
         return MariaDBDialect()
-    return registry.load(name)()  # type: ignore[no-any-return]
+    return registry.load(name)()
 
 
 def create_statements(metadata: MetaData, dialect_name: str, *, create_schema: bool = True) -> str:
