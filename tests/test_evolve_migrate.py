@@ -163,6 +163,12 @@ def test_dependent_views_are_dropped_with_a_destructive_change(pg_engine, pg_sch
     assert report.dropped_views == [view]
     assert any("drop view" in line and "dbt build" in line for line in report.lines())
     assert _columns(pg_engine, pg_schema, "shot")["sg_cut_in"] == "double precision"
+    # A removed entity's table goes with the views on it.
+    project_view = f'"{pg_schema}"."stg_project"'
+    with pg_engine.begin() as conn:
+        conn.execute(sa.text(f'create view {project_view} as select id, name from "{pg_schema}".project'))
+    gone = migrate_schema(pg_engine, V2.filtered(ignore=["Project"]), pg_schema, allow_destructive=True)
+    assert ([c.kind for c in gone.applied], gone.dropped_views) == (["drop_table"], [project_view])
 
 
 def test_cli_refuses_with_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
@@ -239,3 +245,20 @@ def test_init_refuses_an_existing_environment_and_hides_passwords(tmp_path: Path
     assert "s3cr" not in ini and "SG2DBT_DB" in ini
     with pytest.raises(MigrationError, match="already exists"):
         init_environment(tmp_path / "m", schema_path=str(old), url="sqlite://", raw_schema=None)
+
+
+def test_cli_init_then_alembic_upgrade(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    old, _ = write(tmp_path)
+    db = tmp_path / "w.db"
+    env_dir = tmp_path / "migrations"
+    try:
+        main(["migrate", "init", "--dir", str(env_dir), "--schema", str(old), "--db", f"sqlite:///{db}",
+              "--raw-schema", ""])
+    except SystemExit as exc:
+        assert exc.code == 0
+    assert "next: alembic -c" in capsys.readouterr().err
+    command.revision(_alembic(env_dir), message="v1", autogenerate=True)
+    command.upgrade(_alembic(env_dir), "head")
+    engine = sa.create_engine(f"sqlite:///{db}")
+    assert check_drift(plan(V1), engine, None) == []
+    engine.dispose()
