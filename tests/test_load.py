@@ -8,7 +8,6 @@ come from the layout, which is the contract.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -124,8 +123,6 @@ def db_rows(engine: sa.Engine, layout: RawLayout, raw_schema: str | None, entity
             for k, v in values.items():
                 if isinstance(v, dt.datetime):
                     values[k] = _as_utc(v)
-                if isinstance(v, str) and table.c[k].type.__class__.__name__ == "JSON":
-                    values[k] = json.loads(v)
             assert values["id"] not in out
             out[values["id"]] = values
     return out

@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sg2dbt.layout import RawColumn, Role
-from sg2dbt.loader.convert import Row
+from sg2dbt.loader.convert import Row, json_text
 from sg2dbt.typemap import Logical
 
 _PG_TYPES: dict[Logical, str] = {
@@ -105,11 +105,15 @@ class Writer:
 
 
 class PostgresWriter(Writer):
-    json_as_text = True
+    """JSON values arrive as Python objects: psycopg's binary jsonb dumper encodes them (with sg2dbt's encoder,
+    which also takes datetimes inside serializable fields); a JSON *string* would be stored as a string."""
 
     def __init__(self, conn: sa.Connection, table: sa.Table, columns: Sequence[RawColumn]) -> None:
+        from psycopg.types.json import set_json_dumps
+
         super().__init__(conn, table, columns)
         self.raw: Any = conn.connection.driver_connection
+        set_json_dumps(json_text, self.raw)
         self.types = [_PG_TYPES[c.logical] for c in self.columns]
         self._stage: str | None = None
 
@@ -201,4 +205,4 @@ def writer_for(conn: sa.Connection, table: sa.Table, columns: Sequence[RawColumn
 
 def json_as_text(dialect: sa.Dialect) -> bool:
     """Whether :func:`writer_for` on this dialect takes JSON values as text (else as Python objects)."""
-    return (dialect.name == "postgresql" and dialect.driver == "psycopg") or dialect.name == "duckdb"
+    return dialect.name == "duckdb"

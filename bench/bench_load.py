@@ -1,0 +1,204 @@
+"""Benchmark: ``sg2dbt load`` of Shot records (shared real schema) into PostgreSQL, side by side with
+(a) the ORM loop of shotgrid_orm's README "Bulk Data Transfer" (one ``session.add`` per record, one commit) and
+(b) binary COPY of the same rows already flattened (the limit), in one run.
+
+The records come from an in-process source serving find()-shaped pages, so the figures measure the loader,
+not Mockgun (whose ``find`` is O(n) per page) nor the network.
+
+    python bench/bench_load.py                 # ratios (50,000 rows; ORM loop on 10,000)
+    python bench/bench_load.py --memory        # peak RSS of a load of 100,000 vs 1,000,000 rows
+
+Results go in BENCHMARKS.md, section "sg2dbt load".
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import sqlalchemy as sa  # noqa: E402
+
+from sg2dbt import sources  # noqa: E402
+from sg2dbt.layout import RawLayout, plan  # noqa: E402
+from sg2dbt.loader import LoadOptions, load  # noqa: E402
+from sg2dbt.loader.convert import RowConverter  # noqa: E402
+from sg2dbt.loader.writers import PostgresWriter  # noqa: E402
+from sg2dbt.metadata import build_metadata  # noqa: E402
+from tests.sgsite import record  # noqa: E402
+
+PG_URL = os.environ.get("SG2DBT_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+SCHEMA_JSON = Path(os.environ.get("SG2DBT_SHARED_DATA", REPO.parent / "shared" / "data")) / \
+    "shotgun-api3-mockgun-schema.json"
+PAGE = 500
+
+
+class PageSource:
+    """Serves find()-shaped Shot pages: from a prepared list, or (``generate``) made page by page from one
+    template page with new ids, so that a million records never exist in memory at once."""
+
+    label = "bench pages"
+
+    def __init__(self, records: list[dict[str, Any]] | None = None, *, template: list[dict[str, Any]] | None = None,
+                 total: int = 0) -> None:
+        self.records = records
+        self.template = template
+        self.total = total
+
+    def pages(self, entity: str, fields: list[str], *, since: Any = None, retired: bool = False
+              ) -> Iterator[list[dict[str, Any]]]:
+        if retired:
+            return
+        if self.records is not None:
+            for i in range(0, len(self.records), PAGE):
+                yield self.records[i:i + PAGE]
+            return
+        assert self.template is not None
+        for start in range(0, self.total, PAGE):
+            yield [dict(rec, id=start + k + 1) for k, rec in enumerate(self.template[:self.total - start])]
+
+    def by_ids(self, entity: str, fields: list[str], ids: list[int], *, retired: bool) -> list[dict[str, Any]]:
+        return []
+
+
+def shot_layout() -> tuple[RawLayout, Any]:
+    schema = sources.from_path(SCHEMA_JSON).filtered(only=["Shot"])
+    return plan(schema), schema
+
+
+def fresh_schema(engine: sa.Engine, name: str) -> None:
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        conn.exec_driver_sql(f'CREATE SCHEMA "{name}"')
+
+
+def bench_loader(engine: sa.Engine, layout: RawLayout, source: PageSource, bench_schema: str) -> float:
+    t0 = time.perf_counter()
+    summary = load(engine, layout, source, LoadOptions(raw_schema=bench_schema, full_refresh=True, workers=1))
+    seconds = time.perf_counter() - t0
+    assert not summary.failed, summary.failed[0].error
+    return seconds
+
+
+def bench_copy_limit(engine: sa.Engine, layout: RawLayout, records: list[dict[str, Any]], bench_schema: str) -> float:
+    raw = layout["Shot"]
+    conv = RowConverter(raw)
+    now = dt.datetime.now(dt.timezone.utc)
+    rows = [conv.row(r, False, now) for r in records]   # flattened before the clock starts
+    table = build_metadata(layout, bench_schema).tables[f"{bench_schema}.{raw.name}"]
+    with engine.begin() as conn:
+        conn.execute(sa.delete(table))
+    t0 = time.perf_counter()
+    with engine.begin() as conn:
+        writer = PostgresWriter(conn, table, conv.columns)
+        for i in range(0, len(rows), PAGE):
+            writer.insert(rows[i:i + PAGE])
+    return time.perf_counter() - t0
+
+
+def bench_orm_loop(layout: RawLayout, schema: Any, records: list[dict[str, Any]], bench_schema: str) -> float:
+    from sqlalchemy.orm import Session
+
+    from sg2dbt import SGORM, SchemaType
+
+    sg_orm = SGORM(sg_schema_type=SchemaType.JSON_FILE, sg_schema_source=str(SCHEMA_JSON), echo=False,
+                   ignored_tables=[e for e in sources.from_path(SCHEMA_JSON).entities if e != "Shot"])
+    Shot = sg_orm["Shot"]
+    raw = layout["Shot"]
+    conv = RowConverter(raw, json_as_text=False)
+    attrs = [c.attr for c in conv.columns]
+    engine = sa.create_engine(PG_URL, connect_args={"options": f"-csearch_path={bench_schema}"})
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'TRUNCATE "{bench_schema}".{raw.name}')
+    now = dt.datetime.now(dt.timezone.utc)
+    t0 = time.perf_counter()
+    session = Session(engine)
+    for rec in records:   # the README's loop: flatten each record onto a new object, add it
+        shot = Shot()
+        for attr, value in zip(attrs, conv.row(rec, False, now), strict=True):
+            setattr(shot, attr, value)
+        session.add(shot)
+    session.commit()
+    session.close()
+    seconds = time.perf_counter() - t0
+    engine.dispose()
+    return seconds
+
+
+def ratios(n: int, n_orm: int) -> dict[str, Any]:
+    layout, schema = shot_layout()
+    records = [record(schema["Shot"], i, schema) for i in range(1, n + 1)]
+    engine = sa.create_engine(PG_URL)
+    bench_schema = f"bench_load_{os.getpid()}"
+    fresh_schema(engine, bench_schema)
+    try:
+        loader_s = bench_loader(engine, layout, PageSource(records), bench_schema)
+        copy_s = bench_copy_limit(engine, layout, records, bench_schema)
+        orm_s = bench_orm_loop(layout, schema, records[:n_orm], bench_schema)
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{bench_schema}" CASCADE')
+        engine.dispose()
+    loader_rps, copy_rps, orm_rps = n / loader_s, n / copy_s, n_orm / orm_s
+    return {"rows": n, "orm_rows": n_orm, "columns": len(layout["Shot"].columns),
+            "sg2dbt_load_rows_per_s": round(loader_rps), "copy_limit_rows_per_s": round(copy_rps),
+            "orm_loop_rows_per_s": round(orm_rps), "load_vs_copy": round(loader_rps / copy_rps, 2),
+            "load_vs_orm": round(loader_rps / orm_rps, 1)}
+
+
+def memory_child(total: int) -> None:
+    """One load of ``total`` generated rows in this process; prints peak RSS (ru_maxrss) as JSON."""
+    layout, schema = shot_layout()
+    template = [record(schema["Shot"], i, schema) for i in range(1, PAGE + 1)]
+    engine = sa.create_engine(PG_URL)
+    bench_schema = f"bench_load_mem_{os.getpid()}"
+    fresh_schema(engine, bench_schema)
+    try:
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        seconds = bench_loader(engine, layout, PageSource(template=template, total=total), bench_schema)
+        rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{bench_schema}" CASCADE')
+        engine.dispose()
+    print(json.dumps({"rows": total, "seconds": round(seconds, 1), "rows_per_s": round(total / seconds),
+                      "peak_rss_mb_before_load": round(rss_before / 1024), "peak_rss_mb": round(rss_after / 1024)}))
+
+
+def memory(sizes: list[int]) -> list[dict[str, Any]]:
+    out = []
+    for total in sizes:
+        proc = subprocess.run([sys.executable, __file__, "--memory-child", str(total)], check=True,
+                              capture_output=True, text=True)
+        out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--orm-rows", type=int, default=10_000)
+    parser.add_argument("--memory", action="store_true", help="peak RSS at 100,000 vs 1,000,000 rows")
+    parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child)
+    elif args.memory:
+        print(json.dumps(memory([100_000, 1_000_000]), indent=1))
+    else:
+        print(json.dumps(ratios(args.rows, args.orm_rows), indent=1))
+
+
+if __name__ == "__main__":
+    main()
