@@ -1,4 +1,4 @@
-"""Write the demo studio's synthetic dump: one ``<Entity>.jsonl`` file per entity, find()-shaped records.
+"""Write the demo studio's synthetic dump: ``<Entity>.jsonl`` (and ``<Entity>.retired.jsonl``) per entity.
 
     python examples/generate_dump.py                 # into examples/dump/ (git-ignored)
     python examples/generate_dump.py --out /tmp/dump --seed 7
@@ -24,10 +24,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "dump")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     args = parser.parse_args()
-    counts = write_dump(generate(sources.from_path(args.schema), args.seed), args.out)
-    for entity, n in counts.items():
-        print(f"{entity:16} {n:6}")
-    print(f"{'total':16} {sum(counts.values()):6}  -> {args.out}")
+    dump = generate(sources.from_path(args.schema), args.seed)
+    write_dump(dump, args.out)
+    print(f"{'entity':16} {'live':>6} {'retired':>8}")
+    for entity, rows in dump.live.items():
+        print(f"{entity:16} {len(rows):6} {len(dump.retired[entity]):8}")
+    live, retired = (sum(len(rows) for rows in part.values()) for part in (dump.live, dump.retired))
+    print(f"{'total':16} {live:6} {retired:8}  -> {args.out}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import pytest
 
 from sg2dbt import sources
 from sg2dbt.demo import paths
-from sg2dbt.demo.generate import generate
+from sg2dbt.demo.generate import StudioDump, generate
 from sg2dbt.layout import plan
 
 pytestmark = pytest.mark.slow
@@ -30,9 +30,15 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def dump() -> dict[str, list[dict]]:
+def studio_dump() -> StudioDump:
     """The records the demo loads, computed independently of the demo run."""
     return generate(sources.from_path(paths.schema_path()))
+
+
+@pytest.fixture(scope="module")
+def dump(studio_dump: StudioDump) -> dict[str, list[dict]]:
+    """Live records: what the staging views and marts show."""
+    return studio_dump.live
 
 
 @pytest.fixture(scope="module")
@@ -100,13 +106,19 @@ def test_demo_prints_time_against_bid_per_step(demo_run, dump):
         assert row[3] == f"{logged[step] / 60:,.0f}"
 
 
-def test_demo_loaded_every_record_and_built_the_marts(demo_run, dump):
+def test_demo_loaded_every_record_and_built_the_marts(demo_run, studio_dump, dump):
     workdir, proc = demo_run
     layout = plan(sources.from_path(paths.schema_path()))
     with duckdb.connect(str(workdir / "studio.duckdb"), read_only=True) as con:
         for entity, records in dump.items():
             table = layout[entity].name
-            assert con.execute(f"select count(*) from shotgrid_raw.{table}").fetchone()[0] == len(records)
+            retired = {r["id"] for r in studio_dump.retired[entity]}
+            flagged = dict(con.execute(f"select id, _sg_retired from shotgrid_raw.{table}").fetchall())
+            assert flagged == {r["id"]: False for r in records} | dict.fromkeys(retired, True)
+            # Staging shows live records only.
+            key = f"{table}_id"
+            staged = {r[0] for r in con.execute(f"select {key} from analytics.stg_shotgrid__{table}").fetchall()}
+            assert staged == {r["id"] for r in records}
         # Every task's logged time in the mart is the sum of its time logs, which SG itself keeps as
         # Task.time_logs_sum: the polymorphic join and the aggregation lose and duplicate nothing.
         mart = dict(con.execute("select task_id, logged_mins from analytics.task_time_vs_bid").fetchall())

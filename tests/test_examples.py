@@ -28,8 +28,13 @@ def schema():
 
 
 @pytest.fixture(scope="module")
-def records(schema):
+def dump(schema):
     return generate(schema)
+
+
+@pytest.fixture(scope="module")
+def records(dump):
+    return dump.live
 
 
 def test_the_demo_reads_the_studio_from_the_checkout():
@@ -63,14 +68,17 @@ def test_studio_schema_has_what_the_demo_promises(schema):
     assert layout["Task"].column("entity_type").field.name == "entity"
 
 
-def test_records_are_find_shaped_and_match_the_schema(schema, records):
+def test_records_are_find_shaped_and_match_the_schema(schema, dump, records):
     assert 3000 <= sum(len(rows) for rows in records.values()) <= 20000
     for entity in schema:
         rows = records[entity.name]
         assert rows, entity.name
-        assert [r["id"] for r in rows] == list(range(1, len(rows) + 1))
-        for row in rows:
+        # Ids are unique across live and retired records and leave no gap, as on a fresh site.
+        ids = sorted(r["id"] for r in rows + dump.retired[entity.name])
+        assert ids == list(range(1, len(ids) + 1))
+        for row in rows + dump.retired[entity.name]:
             assert set(row) == {"type", *entity.fields}, entity.name
+    assert dump.retired["Shot"] and dump.retired["TimeLog"]
     shot = records["Shot"][0]
     assert set(shot["sg_sequence"]) == {"type", "id", "name"} and shot["sg_sequence"]["type"] == "Sequence"
     assert dt.datetime.fromisoformat(shot["updated_at"]).tzinfo is not None
@@ -82,6 +90,8 @@ def test_records_are_find_shaped_and_match_the_schema(schema, records):
 
 
 def test_records_are_consistent_with_each_other(records):
+    # Live records link only to live records (SG unlinks retired ones), and SG's own summary field
+    # Task.time_logs_sum is the sum of the task's live time logs.
     ids = {entity: {r["id"] for r in rows} for entity, rows in records.items()}
     for entity, rows in records.items():
         for row in rows:
@@ -97,7 +107,7 @@ def test_records_are_consistent_with_each_other(records):
         assert task["time_logs_sum"] == logged.get(task["id"], 0)
 
 
-def test_generator_is_deterministic(tmp_path: Path):
+def test_generator_is_deterministic(tmp_path: Path, dump):
     # Two runs of the script as a user runs it: byte-identical files.
     outs = [tmp_path / "a", tmp_path / "b"]
     for out in outs:
@@ -105,7 +115,8 @@ def test_generator_is_deterministic(tmp_path: Path):
                        capture_output=True)
     files = sorted(p.name for p in outs[0].iterdir())
     assert files == sorted(p.name for p in outs[1].iterdir())
-    assert "Shot.jsonl" in files
+    assert {"Shot.jsonl", "Shot.retired.jsonl", "TimeLog.retired.jsonl"} <= set(files)
+    assert len((outs[0] / "Shot.retired.jsonl").read_text(encoding="utf-8").splitlines()) == len(dump.retired["Shot"])
     for name in files:
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
     first = json.loads((outs[0] / "Shot.jsonl").read_text(encoding="utf-8").splitlines()[0])
@@ -114,9 +125,9 @@ def test_generator_is_deterministic(tmp_path: Path):
 
 def test_another_seed_gives_another_studio(schema, records, tmp_path: Path):
     other = generate(schema, seed=7)
-    assert [r["sg_status_list"] for r in other["Shot"]] != [r["sg_status_list"] for r in records["Shot"]]
+    assert [r["sg_status_list"] for r in other.live["Shot"]] != [r["sg_status_list"] for r in records["Shot"]]
     counts = write_dump(other, tmp_path)
-    assert counts == {e: len(rows) for e, rows in other.items()}
+    assert counts == {e: len(rows) + len(other.retired[e]) for e, rows in other.live.items()}
 
 
 def test_a_schema_without_a_field_the_studio_sets_is_refused(schema):

@@ -6,7 +6,8 @@ pipeline steps, tasks with bids, versions, notes and time logs. Records look lik
 ``{"type", "id", "name"}`` dicts, ``date`` values are ``'YYYY-MM-DD'``, ``date_time`` values are strings
 with a UTC offset in the form ``str(datetime)`` writes (``'2026-03-02 10:15:00+01:00'``), ``url`` fields
 are SG's url dicts. The numbers are related the way a real site's are: a task's ``time_logs_sum`` is the
-sum of its time logs, a finished shot has finished tasks, ``updated_at`` never precedes ``created_at``.
+sum of its live time logs, a finished shot has finished tasks, ``updated_at`` never precedes
+``created_at``. A few records are retired (a shot created by mistake, time logged twice), as on any site.
 
 Everything is derived from one seeded :class:`random.Random` and a fixed clock, so the same seed gives
 byte-identical files: the tests compare the demo's report against numbers computed from these files.
@@ -17,7 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -63,12 +65,15 @@ class _Studio:
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
         self.records: dict[str, list[Record]] = {}
+        self.retired: set[tuple[str, int]] = set()
 
     # -- helpers ------------------------------------------------------------------------------------------
-    def add(self, entity: str, record: Record) -> Record:
+    def add(self, entity: str, record: Record, *, retired: bool = False) -> Record:
         rows = self.records.setdefault(entity, [])
         record = {"type": entity, "id": len(rows) + 1, **record}
         rows.append(record)
+        if retired:
+            self.retired.add((entity, record["id"]))
         return record
 
     @staticmethod
@@ -176,6 +181,11 @@ class _Studio:
             progress = 1 - i / max(len(sequences) - 1, 1)
             for n in range(1, self.rng.randrange(8, 19)):
                 self.shot(sequence, n, progress, assets, artists, prod, steps, base, start)
+            if self.rng.random() < 0.3:
+                # A shot created by mistake and deleted: SG keeps it retired, unlinked from its sequence.
+                self.add("Shot", {"code": f"{sequence['code']}_9990", "sg_status_list": "wtg",
+                                  "sg_sequence": self.link(sequence), "assets": [], "tag_list": [], **base,
+                                  **self.audit(self.when(start, CLOCK), prod)}, retired=True)
         for asset in assets:
             self.tasks(asset, [steps[c] for c, _, _ in ASSET_STEPS], 0.8, artists, prod, base, start)
         self.notes(project, artists, producers, base)
@@ -271,6 +281,10 @@ class _Studio:
                 "description": None if self.rng.random() < 0.7 else f"{task['content']} work",
                 **base, **self.audit(logged, who, updated=logged)})
             task["time_logs_sum"] += chunk
+            if self.rng.random() < 0.02:
+                # Logged twice by mistake, the copy deleted: retired, so SG's time_logs_sum leaves it out.
+                copy = {k: v for k, v in self.records["TimeLog"][-1].items() if k not in ("type", "id")}
+                self.add("TimeLog", copy, retired=True)
             minutes -= chunk
             day += dt.timedelta(days=self.rng.choice((1, 1, 2, 3)))
 
@@ -321,40 +335,54 @@ class _Studio:
                 "tag_list": [], **base, **self.audit(created, author)})
 
 
-def generate(schema: Schema, seed: int = DEFAULT_SEED) -> dict[str, list[Record]]:
+@dataclass(frozen=True)
+class StudioDump:
+    """The studio as a dump holds it: live records, and the retired ones ``find(..., retired_only=True)``
+    returns, per entity. Ids are unique across both, as on a site."""
+
+    live: dict[str, list[Record]]
+    retired: dict[str, list[Record]]
+
+
+def generate(schema: Schema, seed: int = DEFAULT_SEED) -> StudioDump:
     """Every entity's records, each with exactly the schema's fields (unset ones ``None``).
 
     The schema decides the shape, the studio logic decides the values; a field the studio logic does not
     know stays ``None``, as SG returns empty fields, and a value for a field the schema lacks is an error,
     so the generator and the schema cannot drift apart silently (:class:`SchemaError`).
     """
-    built = _Studio(seed).build()
-    out: dict[str, list[Record]] = {}
+    studio = _Studio(seed)
+    built = studio.build()
+    missing = sorted(set(built) - set(schema.entities))
+    if missing:
+        raise SchemaError(f"the demo studio needs entities this schema lacks: {missing}", source=schema.source)
+    live: dict[str, list[Record]] = {}
+    retired: dict[str, list[Record]] = {}
     for entity in schema:
         names = list(entity.fields)
-        rows = []
+        live[entity.name], retired[entity.name] = [], []
         for record in built.get(entity.name, []):
             unknown = sorted(set(record) - set(names) - {"type"})
             if unknown:
                 raise SchemaError(f"the demo studio sets {entity.name} field(s) this schema lacks: {unknown}",
                                   source=schema.source, entity=entity.name, field=unknown[0])
-            rows.append({"type": entity.name, **{n: record.get(n) for n in names}})
-        out[entity.name] = rows
-    missing = sorted(set(built) - set(out))
-    if missing:
-        raise SchemaError(f"the demo studio needs entities this schema lacks: {missing}",
-                          source=schema.source)
-    return out
+            row = {"type": entity.name, **{n: record.get(n) for n in names}}
+            (retired if (entity.name, record["id"]) in studio.retired else live)[entity.name].append(row)
+    return StudioDump(live=live, retired=retired)
 
 
-def write_dump(records: Mapping[str, list[Record]], out_dir: Path,
-               file_name: Callable[[str], str] = lambda entity: f"{entity}.jsonl") -> dict[str, int]:
-    """Write one JSON Lines file per entity (one record per line, keys in schema order); returns counts."""
+def _write_jsonl(path: Path, rows: list[Record]) -> None:
+    with path.open("w", encoding="utf-8", newline="\n") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+
+def write_dump(dump: StudioDump, out_dir: Path) -> dict[str, int]:
+    """Write the files ``sg2dbt load --from-dump`` reads: ``<Entity>.jsonl`` (live records, one a line, keys
+    in schema order) and, where there are any, ``<Entity>.retired.jsonl``. Returns records per entity."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    counts = {}
-    for entity, rows in records.items():
-        with (out_dir / file_name(entity)).open("w", encoding="utf-8", newline="\n") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
-        counts[entity] = len(rows)
-    return counts
+    for entity, rows in dump.live.items():
+        _write_jsonl(out_dir / f"{entity}.jsonl", rows)
+        if dump.retired[entity]:
+            _write_jsonl(out_dir / f"{entity}.retired.jsonl", dump.retired[entity])
+    return {entity: len(rows) + len(dump.retired[entity]) for entity, rows in dump.live.items()}
