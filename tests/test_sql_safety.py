@@ -18,6 +18,7 @@ from unittest import mock
 
 import pytest
 import sqlalchemy as sa
+from sqlcheck import code_only, foreign_jinja
 
 from sg2dbt import sources
 from sg2dbt.ddl import DIALECTS, create_statements
@@ -163,26 +164,6 @@ def project(schema: Schema, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _code_only(sql: str) -> str:
-    """``sql`` without its ``--`` comments and with every string literal emptied: what a database executes."""
-    out, i = [], 0
-    while i < len(sql):
-        if sql.startswith("--", i):
-            end = sql.find("\n", i)
-            i = len(sql) if end < 0 else end
-        elif sql[i] == "'":
-            j = i + 1
-            while (k := sql.find("'", j)) >= 0 and sql.startswith("''", k):
-                j = k + 2
-            assert k >= 0, f"unterminated literal in {sql!r}"
-            out.append("''")
-            i = k + 1
-        else:
-            out.append(sql[i])
-            i += 1
-    return "".join(out)
-
-
 def test_model_sql_holds_no_description_and_display_names_only_in_one_line_comments(project: Path) -> None:
     for macro in project.glob("macros/**/*.sql"):  # static files: no SG text at all
         assert "MARK" not in macro.read_text(encoding="utf-8")
@@ -191,13 +172,9 @@ def test_model_sql_holds_no_description_and_display_names_only_in_one_line_comme
     for f in sql_files:
         text = f.read_text(encoding="utf-8")
         assert "DESCMARK" not in text, f
-        code = _code_only(text)
+        code = code_only(text)
         assert "DISPMARK" not in code and "drop table" not in code.lower(), (f.name, code)
-        # no SG text reaches dbt's Jinja: only sg2dbt's own source()/macro calls
-        assert "{%" not in text and "{#" not in text, f
-        for expr in re.findall(r"\{\{(.*?)\}\}", text, flags=re.S):
-            assert re.fullmatch(r"\s*(source|sg2dbt_unnest_links)\((source\()?'[a-z0-9_]+', '[a-z0-9_]+'\)?"
-                                r"(, '[a-z0-9_\"]+')*\)\s*", expr), (f.name, expr)
+        assert foreign_jinja(text) == [], f.name  # dbt renders the whole file: no SG text may be Jinja
 
 
 def test_descriptions_reach_yaml_as_text(project: Path) -> None:
