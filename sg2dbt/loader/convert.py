@@ -43,8 +43,12 @@ def json_text(value: Any) -> str:
 
 def _text(value: Any) -> str:
     # Text columns take strings as they are; anything else SG hands us (a summary or an unknown data type
-    # returning a number or a dict) is kept losslessly as its JSON text rather than refused.
-    return value if type(value) is str else json_text(value)
+    # returning a number or a dict) is kept losslessly as its JSON text rather than refused. A NUL character
+    # fits no PostgreSQL text column: refused here, by name, rather than failing a whole COPY anonymously.
+    text = value if type(value) is str else json_text(value)
+    if "\x00" in text:
+        raise ValueError("text contains a NUL character, which the warehouse cannot store")
+    return text
 
 
 def _bigint(value: Any) -> int:
@@ -140,21 +144,21 @@ def _links(value: Any) -> tuple[str | None, str | None]:
 # Fast-path expressions per column kind: the common, already-right value passes with a type check and no call;
 # anything else goes through the strict converter above, which converts or raises.
 _FAST: dict[Logical, str] = {
-    Logical.TEXT: "(_v if (_v := g({k})) is None or type(_v) is str else _text(_v))",
-    Logical.BIGINT: "(_v if (_v := g({k})) is None or type(_v) is int else _bigint(_v))",
+    Logical.TEXT: "(_v if (_v := g({k})) is None or type(_v) is str and '\\x00' not in _v else _text(_v))",
+    Logical.BIGINT: "(_v if (_v := g({k})) is None or type(_v) is int and _MIN <= _v <= _MAX else _bigint(_v))",
     Logical.DOUBLE: "(_v if (_v := g({k})) is None or type(_v) is float else _double(_v))",
     Logical.BOOLEAN: "(_v if (_v := g({k})) is None or type(_v) is bool else _boolean(_v))",
     Logical.DATE: "(None if (_v := g({k})) is None else _date(_v))",
     Logical.TIMESTAMPTZ: "(None if (_v := g({k})) is None else to_utc(_v))",
     Logical.JSON: "(None if (_v := g({k})) is None else {json}(_v))",
 }
-_FAST_ID = "(_v if type(_v := g({k})) is int else _bigint(_v))"
+_FAST_ID = "(_v if type(_v := g({k})) is int and _MIN <= _v <= _MAX else _bigint(_v))"
 _FAST_LINK = ("*(_NONE2 if (_v := g({k})) is None else (_v['id'], _v['type']) if type(_v) is dict "
               "and type(_v.get('id')) is int and type(_v.get('type')) is str else _link(_v))")
 _FAST_LINKS = "*(_NONE2 if not (_v := g({k})) and _v is not None or _v is None else _links(_v))"
 _NAMESPACE = {"_text": _text, "_bigint": _bigint, "_double": _double, "_boolean": _boolean, "_date": _date,
               "to_utc": to_utc, "json_text": json_text, "_json_object": _json_object, "_link": _link,
-              "_links": _links, "_NONE2": (None, None)}
+              "_links": _links, "_NONE2": (None, None), "_MIN": _BIGINT_MIN, "_MAX": _BIGINT_MAX}
 
 
 class RowConverter:

@@ -15,6 +15,7 @@ grow with the table.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -212,21 +213,35 @@ class _EntityLoad:
 
     def _full(self, result: EntityResult) -> None:
         self.writer.delete_all()
-        for retired in (False, True):
-            for page in self._pages(retired=retired):
-                rows = self._convert(page, retired)
-                self._write(self.writer.insert, page, rows)
-                result.rows += len(rows)
-                if retired:
-                    result.retired += len(rows)
+        with self._bulk(upsert=False) as put:
+            for retired in (False, True):
+                for page in self._pages(retired=retired):
+                    rows = self._convert(page, retired)
+                    self._write(put, page, rows)
+                    result.rows += len(rows)
+                    if retired:
+                        result.retired += len(rows)
 
     def _incremental(self, since: dt.datetime, result: EntityResult) -> None:
         flagged = self.writer.flagged_ids()   # before the live pass, which un-flags revived records it reads
-        for page in self._pages(since=since):
-            rows = self._convert(page, False)
-            self._write(self.writer.upsert, page, rows)
-            result.rows += len(rows)
+        with self._bulk(upsert=True) as put:
+            for page in self._pages(since=since):
+                rows = self._convert(page, False)
+                self._write(put, page, rows)
+                result.rows += len(rows)
         self._reconcile_retired(flagged, result)
+
+    @contextlib.contextmanager
+    def _bulk(self, upsert: bool) -> Iterator[Callable[[list[Row]], None]]:
+        """The writer's bulk sink; a refusal that surfaces only when the pass completes is reported too."""
+        try:
+            with self.writer.bulk(upsert) as put:
+                yield put
+        except Sg2dbtError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - drivers raise their own types
+            raise LoadError(f"entity {self.entity!r}: database error: {type(exc).__name__}: "
+                            f"{(str(exc).strip().splitlines() or [''])[0][:300]}") from None
 
     def _reconcile_retired(self, flagged: set[int], result: EntityResult) -> None:
         """Compare the site's retired ids with the rows flagged retired; fetch only the differences.

@@ -19,7 +19,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -100,6 +100,15 @@ class Writer:
             stmt = sa.insert(self.table)
         self.conn.execute(stmt, self._dicts(rows))
 
+    @contextlib.contextmanager
+    def bulk(self, upsert: bool) -> Iterator[Callable[[list[Row]], None]]:
+        """A sink for many pages of one pass: ``put(rows)`` per page; the pass is complete when the block ends.
+
+        Bulk writers stream every page of the pass into ONE statement (a single COPY), so the database
+        stores page n while the loader converts page n+1, instead of a round trip per page.
+        """
+        yield self.upsert if upsert else self.insert
+
     def close(self) -> None:
         """Release per-transaction resources (stage tables, temporary files)."""
 
@@ -117,31 +126,52 @@ class PostgresWriter(Writer):
         self.types = [_PG_TYPES[c.logical] for c in self.columns]
         self._stage: str | None = None
 
-    def _copy(self, target: str, rows: list[Row]) -> None:
-        with self.raw.cursor() as cur, cur.copy(
-                f"COPY {target} ({', '.join(self.q_columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+    @contextlib.contextmanager
+    def _copy(self, target: str) -> Iterator[Callable[[list[Row]], None]]:
+        from psycopg.copy import QueuedLibpqWriter
+
+        # The queued writer sends data from its own thread, so conversion and sending overlap too.
+        sql = f"COPY {target} ({', '.join(self.q_columns)}) FROM STDIN (FORMAT BINARY)"
+        with self.raw.cursor() as cur, cur.copy(sql, writer=QueuedLibpqWriter(cur)) as copy:
             copy.set_types(self.types)
-            for row in rows:
-                copy.write_row(row)
+            write_row = copy.write_row
 
-    def insert(self, rows: list[Row]) -> None:
-        if rows:
-            self._copy(self.q_table, rows)
+            def put(rows: list[Row]) -> None:
+                for row in rows:
+                    write_row(row)
 
-    def upsert(self, rows: list[Row]) -> None:
-        if not rows:
-            return
+            yield put
+
+    def _stage_table(self) -> str:
         if self._stage is None:
             self._stage = '"_sg2dbt_stage"'
             self.conn.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {self._stage} "
                                       f"(LIKE {self.q_table}) ON COMMIT DROP")
-        self._copy(self._stage, rows)
+        return self._stage
+
+    def _merge_stage(self) -> None:
+        stage = self._stage_table()
         cols = ", ".join(self.q_columns)
-        key = self.q_columns[0]
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in self.q_columns[1:])
-        self.conn.exec_driver_sql(f"INSERT INTO {self.q_table} ({cols}) SELECT {cols} FROM {self._stage} "
-                                  f"ON CONFLICT ({key}) DO UPDATE SET {updates}")
-        self.conn.exec_driver_sql(f"TRUNCATE {self._stage}")
+        self.conn.exec_driver_sql(f"INSERT INTO {self.q_table} ({cols}) SELECT {cols} FROM {stage} "
+                                  f"ON CONFLICT ({self.q_columns[0]}) DO UPDATE SET {updates}")
+        self.conn.exec_driver_sql(f"TRUNCATE {stage}")
+
+    @contextlib.contextmanager
+    def bulk(self, upsert: bool) -> Iterator[Callable[[list[Row]], None]]:
+        target = self._stage_table() if upsert else self.q_table
+        with self._copy(target) as put:
+            yield put
+        if upsert:
+            self._merge_stage()
+
+    def insert(self, rows: list[Row]) -> None:
+        with self.bulk(upsert=False) as put:
+            put(rows)
+
+    def upsert(self, rows: list[Row]) -> None:
+        with self.bulk(upsert=True) as put:
+            put(rows)
 
 
 class _IsoEncoder(json.JSONEncoder):
@@ -170,20 +200,28 @@ class DuckDBWriter(Writer):
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in self.q_columns[1:])
         self._upsert = f"{self._insert} ON CONFLICT ({self.q_columns[0]}) DO UPDATE SET {updates}"
 
-    def _write_file(self, rows: list[Row]) -> None:
+    @contextlib.contextmanager
+    def bulk(self, upsert: bool) -> Iterator[Callable[[list[Row]], None]]:
+        """Every page of the pass goes into one file (disk, not memory), read by one statement at the end."""
         names, encode = self._names, self._encoder.encode
+        written = 0
         with open(self._path, "w", encoding="utf-8") as fh:
-            fh.writelines(encode(dict(zip(names, r, strict=True))) + "\n" for r in rows)
+            def put(rows: list[Row]) -> None:
+                nonlocal written
+                fh.writelines(encode(dict(zip(names, r, strict=True))) + "\n" for r in rows)
+                written += len(rows)
+
+            yield put
+        if written:
+            self.raw.execute(self._upsert if upsert else self._insert)
 
     def insert(self, rows: list[Row]) -> None:
-        if rows:
-            self._write_file(rows)
-            self.raw.execute(self._insert)
+        with self.bulk(upsert=False) as put:
+            put(rows)
 
     def upsert(self, rows: list[Row]) -> None:
-        if rows:
-            self._write_file(rows)
-            self.raw.execute(self._upsert)
+        with self.bulk(upsert=True) as put:
+            put(rows)
 
     def close(self) -> None:
         with contextlib.suppress(FileNotFoundError):
