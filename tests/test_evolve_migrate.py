@@ -192,7 +192,7 @@ def test_cli_refuses_with_one_clear_error(tmp_path: Path, capsys: pytest.Capture
     code, out, err = run("--schema", str(new))
     assert code == 2
     assert "add column shot.sg_shot_type TEXT" in out.splitlines()
-    (error,) = err.strip().splitlines()
+    (error,) = [line for line in err.splitlines() if line.startswith("sg2dbt: error:")]
     assert error.startswith("sg2dbt: error: refused 2 destructive change(s): ")
     assert "change type of shot.sg_cut_in from BIGINT to DOUBLE" in error and "drop column shot.sg_old_notes" in error
     assert error.endswith("Re-run with --allow-destructive to apply them")
