@@ -22,12 +22,22 @@ def _split(opts: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     return {k: opts.pop(k) for k in keys}
 
 
-def _site_source(site: dict[str, Any]) -> Any:
+def _site_source(site: dict[str, Any], retries: int = 5, retry_delay: float = 1.0) -> Any:
     from sg2dbt.connect import connect
     from sg2dbt.loader import SiteSource
+    from sg2dbt.loader.reader import RetryPolicy
 
     creds = site_credentials(**site)
-    return SiteSource(lambda: connect(creds), label=creds.label)
+    return SiteSource(lambda: connect(creds), label=creds.label,
+                      retry=RetryPolicy(attempts=retries, base_delay=retry_delay))
+
+
+def retry_options(func: Any) -> Any:
+    func = click.option("--retry-delay", default=1.0, show_default=True, type=click.FloatRange(0),
+                        help="First backoff delay in seconds (doubles each attempt, at most 30 s).")(func)
+    return click.option("--retries", default=5, show_default=True, type=click.IntRange(1),
+                        help="Attempts per site call on transient failures (5xx, timeouts, dropped "
+                             "connections).")(func)
 
 
 @click.command()
@@ -45,8 +55,9 @@ def _site_source(site: dict[str, Any]) -> Any:
               help="Seconds re-read before the high-water mark (clock skew, records changed mid-load).")
 @click.option("--quiet", is_flag=True, help="No progress and no summary table (errors still go to stderr).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout (for cron and monitoring).")
+@retry_options
 def load(url: str, dump_dir: str | None, raw_schema: str, full_refresh: bool, workers: int, overlap: int,
-         quiet: bool, as_json: bool, **opts: Any) -> None:
+         quiet: bool, as_json: bool, retries: int, retry_delay: float, **opts: Any) -> None:
     """Copy records from a site (or a dump) into the raw tables: full the first time, incremental after."""
     import sqlalchemy as sa
 
@@ -59,7 +70,7 @@ def load(url: str, dump_dir: str | None, raw_schema: str, full_refresh: bool, wo
     if dump_dir:
         source = DumpSource(dump_dir)
     else:
-        source = _site_source(site)
+        source = _site_source(site, retries, retry_delay)
         if layout.tables:
             source.check(next(iter(layout)).entity.name)
     try:
@@ -97,14 +108,15 @@ def load(url: str, dump_dir: str | None, raw_schema: str, full_refresh: bool, wo
 @site_options
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory for the dump files.")
 @click.option("--quiet", is_flag=True, help="No per-entity lines.")
-def dump(out: str, quiet: bool, **opts: Any) -> None:
+@retry_options
+def dump(out: str, quiet: bool, retries: int, retry_delay: float, **opts: Any) -> None:
     """Write every record of a site (live and retired) as <Entity>.jsonl / <Entity>.retired.jsonl files."""
     from sg2dbt.layout import plan
     from sg2dbt.loader.dump import write_dump
 
     site = _split(opts, SITE_KEYS)
     layout = plan(read_schema(**_split(opts, SCHEMA_KEYS)))
-    source = _site_source(site)
+    source = _site_source(site, retries, retry_delay)
     if layout.tables:
         source.check(next(iter(layout)).entity.name)
     directory = Path(out)
