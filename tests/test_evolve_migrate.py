@@ -21,7 +21,15 @@ from sg2dbt import sources
 from sg2dbt.cli import main
 from sg2dbt.errors import DriftError, MigrationError
 from sg2dbt.evolve.environment import init_environment
-from sg2dbt.evolve.migrate import check_drift, migrate_schema, require_no_drift
+from sg2dbt.evolve.migrate import (
+    catalog_operations,
+    check_drift,
+    classify,
+    compare,
+    migrate_schema,
+    require_no_drift,
+    target_metadata,
+)
 from sg2dbt.layout import plan
 
 V1 = sources.from_dict(v1(), source="v1")
@@ -262,3 +270,15 @@ def test_cli_init_then_alembic_upgrade(tmp_path: Path, capsys: pytest.CaptureFix
     engine = sa.create_engine(f"sqlite:///{db}")
     assert check_drift(plan(V1), engine, None) == []
     engine.dispose()
+
+
+def test_catalog_precheck_agrees_with_alembic(pg_engine: sa.Engine, pg_schema: str):
+    """The loader's fast drift pre-check (information_schema) finds exactly what Alembic's comparison finds."""
+    _seed_v1(pg_engine, pg_schema)
+    metadata = target_metadata(V2, pg_schema)
+    with pg_engine.connect() as conn:
+        alembic_view = {(c.kind, c.description.split(" ")[2].split("(")[0]) for c in compare(conn, metadata, pg_schema)}
+        fast = [classify(op, conn.dialect) for op in catalog_operations(conn, metadata, pg_schema)]
+        assert catalog_operations(conn, target_metadata(V1, pg_schema), pg_schema) == []
+    assert {(c.kind, c.description.split(" ")[2].split("(")[0]) for c in fast if c} == alembic_view
+    assert len(alembic_view) == 6     # a table, three columns, a type change, a drop

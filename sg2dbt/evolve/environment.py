@@ -21,7 +21,7 @@ from alembic.operations import ops as alembic_ops
 
 from sg2dbt.errors import MigrationError
 from sg2dbt.evolve import migrate as migrate_ops
-from sg2dbt.evolve.migrate import context_options, duckdb_operations, target_metadata
+from sg2dbt.evolve.migrate import catalog_operations, context_options, target_metadata
 from sg2dbt.sources import from_path
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -71,7 +71,7 @@ def _duckdb_autogenerate(metadata: sa.MetaData, raw_schema: str | None) -> Any:
 
     def process_revision_directives(context: Any, revision: Any, directives: list[Any]) -> None:
         script = directives[0]
-        operations = duckdb_operations(context.connection, metadata, raw_schema)
+        operations = catalog_operations(context.connection, metadata, raw_schema)
         for op in operations:
             if isinstance(op, alembic_ops.AlterColumnOp):
                 op.existing_type = None     # known only by DuckDB's name for it, which cannot be rendered
