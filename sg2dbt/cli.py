@@ -49,7 +49,9 @@ class LazyGroup(click.Group):
 def cli(verbose: int) -> None:
     """From a ShotGrid schema to ORM classes, raw tables, a loader and a dbt project."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # force: in-process callers (tests, notebooks) invoke the CLI repeatedly with a different sys.stderr each
+    # time; a handler bound to the first one would write to a closed stream afterwards.
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
 
 
 def main(argv: list[str] | None = None) -> Any:
