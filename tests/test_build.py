@@ -297,3 +297,10 @@ def test_cli_rejects_a_bad_source_name(real_schema_path: Path, tmp_path: Path) -
         main(["build", "--schema", str(real_schema_path), "--out", str(tmp_path / "p"), "--source-name", "Bad-Name"])
     assert exc.value.code == 2
     assert not (tmp_path / "p").exists()
+
+
+def test_an_unwritable_directory_is_one_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "models"
+    blocker.write_text("a file where a folder must go\n")
+    with pytest.raises(ProjectError, match="cannot write the project"):
+        build_project(Schema.of([E("Shot")]), tmp_path)

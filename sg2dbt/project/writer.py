@@ -60,6 +60,13 @@ def write_project(files: dict[str, str], out: Path) -> WriteReport:
         shown = ", ".join(conflicts[:5]) + (f" (+{len(conflicts) - 5} more)" if len(conflicts) > 5 else "")
         raise ProjectError(f"{out}: files that sg2dbt did not generate are in the way: {shown}; move them "
                            f"or build into another directory")
+    try:
+        return _apply(files, out, old)
+    except OSError as exc:
+        raise ProjectError(f"{out}: cannot write the project: {exc}") from exc
+
+
+def _apply(files: dict[str, str], out: Path, old: dict[str, str]) -> WriteReport:
     report = WriteReport()
     manifest: dict[str, str] = {}
     for rel, text in files.items():
