@@ -103,12 +103,11 @@ def migrate(ctx: click.Context, url: str | None, raw_schema: str, allow_destruct
         return
     if not schema_opts.get("schema_path") or not url:
         raise click.UsageError("migrate needs --schema FILE and --db URL (or a subcommand: init)")
-    import sqlalchemy as sa
-
+    from sg2dbt.database import create_engine
     from sg2dbt.errors import MigrationError
     from sg2dbt.evolve.migrate import migrate_schema, refused_message
 
-    engine = sa.create_engine(url)
+    engine = create_engine(url)
     try:
         report = migrate_schema(engine, read_schema(**schema_opts), raw_schema or None,
                                 allow_destructive=allow_destructive, dry_run=dry_run)

@@ -59,8 +59,7 @@ def retry_options(func: Any) -> Any:
 def load(url: str, dump_dir: str | None, raw_schema: str, full_refresh: bool, workers: int, overlap: int,
          quiet: bool, as_json: bool, retries: int, retry_delay: float, **opts: Any) -> None:
     """Copy records from a site (or a dump) into the raw tables: full the first time, incremental after."""
-    import sqlalchemy as sa
-
+    from sg2dbt.database import create_engine
     from sg2dbt.layout import plan
     from sg2dbt.loader import DumpSource, LoadOptions
     from sg2dbt.loader import load as run_load
@@ -73,10 +72,7 @@ def load(url: str, dump_dir: str | None, raw_schema: str, full_refresh: bool, wo
         source = _site_source(site, retries, retry_delay)
         if layout.tables:
             source.check(next(iter(layout)).entity.name)
-    try:
-        engine = sa.create_engine(url)
-    except (sa.exc.ArgumentError, ImportError) as exc:
-        raise LoadError(f"bad --db URL: {str(exc).splitlines()[0]}") from None
+    engine = create_engine(url)
     options = LoadOptions(raw_schema=raw_schema or None, full_refresh=full_refresh, workers=workers,
                           overlap=dt.timedelta(seconds=overlap))
     show_progress = not quiet and not as_json and sys.stderr.isatty()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.schema import CreateSchema
 
+from sg2dbt.database import create_engine
 from sg2dbt.errors import Sg2dbtError
 from sg2dbt.layout import RawLayout
 from sg2dbt.metadata import build_metadata
@@ -16,7 +17,7 @@ def create_raw_tables(layout: RawLayout, url: str | sa.Engine, raw_schema: str |
     Takes a URL (``duckdb:///path``, ``postgresql+psycopg://...``) or an Engine, so the loader and the
     demo can reuse their own. Returns the metadata, whose tables the caller can insert into.
     """
-    engine = sa.create_engine(url) if isinstance(url, str) else url
+    engine = create_engine(url) if isinstance(url, str) else url
     metadata = build_metadata(layout, raw_schema)
     try:
         with engine.begin() as conn:

@@ -1,0 +1,27 @@
+"""A SQLAlchemy engine from the URL a user typed (``--db``, ``SG2DBT_DB``), failing as one clear error.
+
+``create_engine`` raises ArgumentError, NoSuchModuleError, ValueError (a non-numeric port) or ImportError (a
+missing driver) before any connection is made; each becomes a :class:`DatabaseURLError` whose message never
+repeats the URL, which may hold a password.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sg2dbt.errors import Sg2dbtError
+
+
+class DatabaseURLError(Sg2dbtError):
+    """The database URL cannot be used (malformed, unknown dialect, missing driver)."""
+
+
+def create_engine(url: str, **kwargs: Any) -> Any:
+    """``sqlalchemy.create_engine(url, **kwargs)``, or a DatabaseURLError."""
+    import sqlalchemy as sa
+
+    try:
+        return sa.create_engine(url, **kwargs)
+    except (sa.exc.ArgumentError, ValueError, ImportError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatabaseURLError(f"bad database URL: {first}") from None
