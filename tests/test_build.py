@@ -290,6 +290,14 @@ def test_cli_build_and_init_db(real_schema_path: Path, tmp_path: Path) -> None:
         engine.dispose()
 
 
+def test_cli_names_models_by_display_name(real_schema_path: Path, tmp_path: Path) -> None:
+    res = CliRunner().invoke(cli, ["build", "--schema", str(real_schema_path), "--out", str(tmp_path),
+                                   "--only", "CustomEntity01", "--name-by-display"])
+    assert res.exit_code == 0, res.output
+    sql = (tmp_path / STG / "stg_shotgrid__disk_location.sql").read_text()
+    assert "{{ source('shotgrid', 'custom_entity01') }}" in sql and "as disk_location_id" in sql
+
+
 def test_cli_rejects_a_bad_source_name(real_schema_path: Path, tmp_path: Path) -> None:
     from sg2dbt.cli import main
 
