@@ -2,10 +2,11 @@
 
 A whole session runs as real CLI processes against a stand-in site (tests/canary_site.py: Mockgun that holds
 the key like a real connection, and can fail the way careless dependencies do) with recognisable canary
-secrets: ``schema dump``, ``build``, ``load`` (key from env, then from a file, -vv, into DuckDB and into
-PostgreSQL with a password in the URL), ``dump``, and forced failures (missing key file, wrong key, a site
-that logs and raises the key, unreachable databases). Then every byte a run produced is scanned: stdout,
-stderr, and every file under the run's directory (schema, dbt project, dump files, logs, database files).
+secrets: ``schema dump``, ``build``, ``load`` (key from env, then from a file, a user password, -vv, into
+DuckDB and into PostgreSQL with a password in the URL), ``dump``, ``init-db`` and ``migrate``, and forced
+failures (missing key file, wrong key, a site that logs and raises the key, unreachable databases). Then
+every byte a run produced is scanned: stdout, stderr, and every file under the run's directory (schema,
+dbt project, dump files, logs, database files).
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ def full_run(session: Session) -> Session:
         session.run("-vv", "load", "--schema", "schema.json", *ONLY, "--db", f"sqlite:///{root / 'wh.db'}",
                     SG_API_KEY_FILE=str(key_file)),
         session.run("-vv", "dump", "--schema", "schema.json", *ONLY, "--out", "dump", SG_API_KEY=KEY),
+        # a user login instead of a script: the password is the secret
+        session.run("-vv", "load", "--schema", "schema.json", *ONLY, "--db", f"sqlite:///{root / 'wh2.db'}",
+                    SG_SCRIPT="", SG_LOGIN="td", SG_PASSWORD=KEY),
     ]
     for run in ok:
         assert run.returncode == 0, (run.argv, run.stderr[-2000:])
