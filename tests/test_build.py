@@ -312,3 +312,24 @@ def test_an_unwritable_directory_is_one_clear_error(tmp_path: Path) -> None:
     blocker.write_text("a file where a folder must go\n")
     with pytest.raises(ProjectError, match="cannot write the project"):
         build_project(Schema.of([E("Shot")]), tmp_path)
+
+
+# --- the unnest macro on warehouses we cannot run here ---------------------------------------------------
+
+@pytest.mark.parametrize(("impl", "dialect"), [("snowflake", "snowflake"), ("bigquery", "bigquery"),
+                                               ("postgres", "postgres"), ("duckdb", "duckdb"),
+                                               ("default", "postgres")])
+def test_each_unnest_implementation_is_valid_sql_for_its_warehouse(impl: str, dialect: str) -> None:
+    import jinja2
+    import sqlglot
+    from sqlglot import exp
+
+    from sg2dbt.project.render import template_dir
+
+    macros = jinja2.Environment().from_string(
+        (template_dir() / "macros" / "sg2dbt_unnest_links.sql").read_text()).module
+    sql = getattr(macros, f"{impl}__unnest_links")("raw.shot", "shot_id", "assets_ids", "assets_type")
+    tree = sqlglot.parse_one(str(sql), read=dialect)  # raises on a syntax error
+    assert [c.alias_or_name for c in tree.find(exp.Select).expressions] == \
+        ["shot_id", "link_position", "linked_type", "linked_id"]
+    assert "raw.shot" in str(sql) and "_sg_retired" in str(sql)
