@@ -72,7 +72,7 @@ def test_demo_prints_shot_progress_equal_to_the_dump(demo_run, dump):
     expected: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for shot in dump["Shot"]:
         seq = sequences[shot["sg_sequence"]["id"]]
-        episode = episodes[seq["sg_episode"]["id"]] if seq["sg_episode"] else "(no episode)"
+        episode = episodes[seq["sg_episode"]["id"]] if seq["sg_episode"] else "(none)"
         expected[(projects[shot["project"]["id"]], episode)][shot["sg_status_list"]] += 1
     printed = _table_rows(proc.stdout, "Shot progress by episode")
     assert len(printed) == len(expected)
@@ -126,7 +126,7 @@ def test_demo_loaded_every_record_and_built_the_marts(demo_run, studio_dump, dum
         linked = dict(con.execute("select task_id, link_code from analytics.task_time_vs_bid").fetchall())
         codes = {(e, r["id"]): r["code"] for e in ("Shot", "Asset") for r in dump[e]}
         assert linked == {t["id"]: codes[(t["entity"]["type"], t["entity"]["id"])] for t in dump["Task"]}
-    assert "Loaded" in proc.stdout and "dbt build" in proc.stdout
+    assert "Loaded 7," in proc.stdout and "dbt build: " in proc.stdout
 
 
 def test_dbt_docs_generate_shows_sg_descriptions(demo_run, monkeypatch):

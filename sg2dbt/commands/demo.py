@@ -29,11 +29,11 @@ def demo(workdir: str, seed: int | None) -> None:
     for table in result.report.tables():
         console.print(table)
     nodes = ", ".join(f"{n} {status}" for status, n in sorted(result.dbt_counts.items()))
-    rel = Path(workdir)
+    project, warehouse = Path(workdir) / "project", Path(workdir) / "studio.duckdb"
     console.print(
-        f"Loaded {sum(result.loaded.values()):,} records into {len(result.loaded)} raw tables; "
-        f"dbt build: {nodes}. Took {result.seconds:.0f} s.\n"
-        f"Next: open the project in {rel / 'project'} and run dbt yourself, e.g.\n"
-        f"  dbt docs generate --project-dir {rel / 'project'} --profiles-dir {rel / 'project'}\n"
-        f"The warehouse is {rel / 'studio.duckdb'} (raw tables in schema shotgrid_raw, models in analytics).",
-        highlight=False)
+        f"Loaded {sum(result.loaded.values()):,} records into {len(result.loaded)} raw tables.\n"
+        f"dbt build: {nodes}.\n"
+        f"Done in {result.seconds:.0f} s. The dbt project is {project}, the warehouse {warehouse}\n"
+        f"(raw tables in schema shotgrid_raw, models in analytics). Try:\n"
+        f"  dbt docs generate --project-dir {project} --profiles-dir {project}",
+        highlight=False, soft_wrap=True)

@@ -20,10 +20,12 @@ class Report:
 
     def tables(self) -> list[Table]:
         progress = Table(title="Shot progress by episode (mart shot_progress_by_episode)")
+        # Short headers: the table fits an 80-column terminal. Active = ip + rev, Waiting = wtg + rdy,
+        # Held = hld + omt (the mart's columns say so in its YAML).
         for label, justify in (("Project", "left"), ("Episode", "left"), ("Shots", "right"),
-                               ("Final", "right"), ("In progress", "right"), ("Waiting", "right"),
-                               ("Held/omitted", "right"), ("% final", "right")):
-            progress.add_column(label, justify=justify)  # type: ignore[arg-type]
+                               ("Final", "right"), ("Active", "right"), ("Waiting", "right"),
+                               ("Held", "right"), ("% final", "right")):
+            progress.add_column(label, justify=justify, no_wrap=True)  # type: ignore[arg-type]
         for r in self.episodes:
             progress.add_row(r["project_name"], r["episode_code"], str(r["shots_total"]), str(r["shots_final"]),
                              str(r["shots_in_progress"]), str(r["shots_waiting"]),
@@ -31,7 +33,7 @@ class Report:
         time = Table(title="Time logged against bid per pipeline step (mart task_time_vs_bid)")
         for label, justify in (("Step", "left"), ("Tasks", "right"), ("Bid (h)", "right"),
                                ("Logged (h)", "right"), ("% of bid", "right"), ("Tasks over bid", "right")):
-            time.add_column(label, justify=justify)  # type: ignore[arg-type]
+            time.add_column(label, justify=justify, no_wrap=True)  # type: ignore[arg-type]
         for r in self.steps:
             time.add_row(r["step"], str(r["tasks"]), f"{r['bid_mins'] / 60:,.0f}", f"{r['logged_mins'] / 60:,.0f}",
                          _pct(100.0 * r["logged_mins"] / r["bid_mins"] if r["bid_mins"] else None),

@@ -6,7 +6,7 @@ with by_sequence as (
 
 select
     project_name,
-    coalesce(episode_code, '(no episode)') as episode_code,
+    coalesce(episode_code, '(none)') as episode_code,
     sum(shot_count) as shots_total,
     sum(case when shot_status = 'fin' then shot_count else 0 end) as shots_final,
     sum(case when shot_status in ('ip', 'rev') then shot_count else 0 end) as shots_in_progress,
