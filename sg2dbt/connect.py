@@ -57,8 +57,17 @@ class RedactingFilter(logging.Filter):
 
 
 def install_log_redaction() -> None:
-    """Attach :class:`RedactingFilter` to every handler of the root logger."""
-    for handler in logging.getLogger().handlers:
+    """Attach :class:`RedactingFilter` to every handler of the root logger.
+
+    At debug level (``sg2dbt -vv``) shotgun_api3's own debug log, which it keeps at WARNING, is opened too:
+    it shows each request and reply (request bodies carry the credentials: the filter redacts them).
+    """
+    root = logging.getLogger()
+    if root.getEffectiveLevel() <= logging.DEBUG:
+        import shotgun_api3  # noqa: F401 - its import sets its logger to WARNING: import first, then open it
+
+        logging.getLogger("shotgun_api3").setLevel(logging.DEBUG)
+    for handler in root.handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())
 
@@ -111,15 +120,29 @@ def credentials(*, url: str | None = None, script: str | None = None, api_key_fi
                            "or SG_LOGIN and SG_PASSWORD (or SG_PASSWORD_FILE)")
 
 
-def connect(creds: Credentials) -> Any:
-    """A ``shotgun_api3.Shotgun`` connection (lazy: nothing is sent until the first call)."""
+DEFAULT_TIMEOUT_SECS = 300.0
+
+
+def connect(creds: Credentials, env: Mapping[str, str] | None = None) -> Any:
+    """A ``shotgun_api3.Shotgun`` connection (lazy: nothing is sent until the first call).
+
+    shotgun_api3 waits forever for an answer by default; a socket timeout (``SG_TIMEOUT_SECS``, default
+    300 s) turns a hung request into an error the loader retries.
+    """
     import shotgun_api3
 
+    env = os.environ if env is None else env
+    try:
+        timeout = float(env.get("SG_TIMEOUT_SECS") or DEFAULT_TIMEOUT_SECS)
+    except ValueError:
+        raise CredentialsError("SG_TIMEOUT_SECS must be a number of seconds") from None
     try:
         if creds.script:
-            return shotgun_api3.Shotgun(creds.url, script_name=creds.script, api_key=creds.api_key,
-                                        connect=False)
-        return shotgun_api3.Shotgun(creds.url, login=creds.login, password=creds.password, connect=False)
+            sg = shotgun_api3.Shotgun(creds.url, script_name=creds.script, api_key=creds.api_key, connect=False)
+        else:
+            sg = shotgun_api3.Shotgun(creds.url, login=creds.login, password=creds.password, connect=False)
+        sg.config.timeout_secs = timeout
+        return sg
     except Exception as exc:  # noqa: BLE001 - shotgun_api3 raises ValueError, ShotgunError, ...
         raise CredentialsError(f"cannot connect to {creds.label}: {redact(str(exc)).splitlines()[0][:200]}") \
             from None

@@ -40,8 +40,9 @@ log = logging.getLogger(__name__)
 
 UTC = dt.timezone.utc
 DEFAULT_OVERLAP = dt.timedelta(minutes=5)
-# Test hook for crash tests: after this many pages written in the process, create the file named by
-# HOLD_FILE_ENV and block, inside the open transaction, until killed. Unset in normal runs.
+# Test hook for crash and fault tests: after this many pages written in the process, create the file named by
+# HOLD_FILE_ENV and block, inside the open transaction, until that file is removed (or the process killed).
+# Unset in normal runs.
 HOLD_AFTER_ENV = "SG2DBT_LOAD_HOLD_AFTER_PAGES"
 HOLD_FILE_ENV = "SG2DBT_LOAD_HOLD_FILE"
 _pages_written = 0
@@ -57,9 +58,11 @@ def _crash_test_hold() -> None:
         _pages_written += 1
         hold = _pages_written == hold_after
     if hold:
-        with open(os.environ[HOLD_FILE_ENV], "w", encoding="utf-8") as fh:
+        path = os.environ[HOLD_FILE_ENV]
+        with open(path, "w", encoding="utf-8") as fh:
             fh.write(f"{_pages_written}\n")
-        threading.Event().wait()
+        while os.path.exists(path):
+            time.sleep(0.05)
 
 
 @dataclass(frozen=True)
