@@ -14,6 +14,7 @@ Results go in BENCHMARKS.md, section "sg2dbt load".
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -77,10 +78,20 @@ def shot_layout() -> tuple[RawLayout, Any]:
     return plan(schema), schema
 
 
-def fresh_schema(engine: sa.Engine, name: str) -> None:
+@contextlib.contextmanager
+def bench_database(prefix: str) -> Iterator[tuple[sa.Engine, str]]:
+    """An engine and a fresh PostgreSQL schema, dropped afterwards."""
+    engine = sa.create_engine(PG_URL)
+    name = f"{prefix}_{os.getpid()}"
     with engine.begin() as conn:
         conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
         conn.exec_driver_sql(f'CREATE SCHEMA "{name}"')
+    try:
+        yield engine, name
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        engine.dispose()
 
 
 def bench_loader(engine: sa.Engine, layout: RawLayout, source: PageSource, bench_schema: str) -> float:
@@ -138,17 +149,10 @@ def bench_orm_loop(layout: RawLayout, schema: Any, records: list[dict[str, Any]]
 def ratios(n: int, n_orm: int) -> dict[str, Any]:
     layout, schema = shot_layout()
     records = [record(schema["Shot"], i, schema) for i in range(1, n + 1)]
-    engine = sa.create_engine(PG_URL)
-    bench_schema = f"bench_load_{os.getpid()}"
-    fresh_schema(engine, bench_schema)
-    try:
+    with bench_database("bench_load") as (engine, bench_schema):
         loader_s = bench_loader(engine, layout, PageSource(records), bench_schema)
         copy_s = bench_copy_limit(engine, layout, records, bench_schema)
         orm_s = bench_orm_loop(layout, schema, records[:n_orm], bench_schema)
-    finally:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{bench_schema}" CASCADE')
-        engine.dispose()
     loader_rps, copy_rps, orm_rps = n / loader_s, n / copy_s, n_orm / orm_s
     return {"rows": n, "orm_rows": n_orm, "columns": len(layout["Shot"].columns),
             "sg2dbt_load_rows_per_s": round(loader_rps), "copy_limit_rows_per_s": round(copy_rps),
@@ -160,17 +164,10 @@ def memory_child(total: int) -> None:
     """One load of ``total`` generated rows in this process; prints peak RSS (ru_maxrss) as JSON."""
     layout, schema = shot_layout()
     template = [record(schema["Shot"], i, schema) for i in range(1, PAGE + 1)]
-    engine = sa.create_engine(PG_URL)
-    bench_schema = f"bench_load_mem_{os.getpid()}"
-    fresh_schema(engine, bench_schema)
-    try:
+    with bench_database("bench_load_mem") as (engine, bench_schema):
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         seconds = bench_loader(engine, layout, PageSource(template=template, total=total), bench_schema)
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    finally:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{bench_schema}" CASCADE')
-        engine.dispose()
     print(json.dumps({"rows": total, "seconds": round(seconds, 1), "rows_per_s": round(total / seconds),
                       "peak_rss_mb_before_load": round(rss_before / 1024), "peak_rss_mb": round(rss_after / 1024)}))
 

@@ -257,20 +257,21 @@ class _EntityLoad:
         """
         site_retired = {r["id"] for page in self.source.pages(self.entity, ["id"], retired=True) for r in page}
         for ids in chunks(sorted(site_retired - flagged)):
-            page = self.source.by_ids(self.entity, self.fields, ids, retired=True)
-            rows = self._convert(page, True)
-            self._write(self.writer.upsert, page, rows)
-            result.retired += len(rows)
-            result.rows += len(rows)
+            result.retired += self._refetch(ids, retired=True, result=result)
         for ids in chunks(sorted(flagged - site_retired)):
-            page = self.source.by_ids(self.entity, self.fields, ids, retired=False)
-            rows = self._convert(page, False)
-            self._write(self.writer.upsert, page, rows)
-            result.revived += len(rows)
-            result.rows += len(rows)
+            result.revived += self._refetch(ids, retired=False, result=result)
+
+    def _refetch(self, ids: list[int], *, retired: bool, result: EntityResult) -> int:
+        """Fetch these records (retired or live) and upsert them; ids found on neither side lose their row."""
+        page = self.source.by_ids(self.entity, self.fields, ids, retired=retired)
+        rows = self._convert(page, retired)
+        self._write(self.writer.upsert, page, rows)
+        result.rows += len(rows)
+        if not retired:
             gone = sorted(set(ids) - {r["id"] for r in page})
             self.writer.delete_ids(gone)
             result.deleted += len(gone)
+        return len(rows)
 
 
 def load(engine: sa.Engine, layout: RawLayout, source: Source, options: LoadOptions | None = None,

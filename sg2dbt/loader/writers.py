@@ -113,7 +113,19 @@ class Writer:
         """Release per-transaction resources (stage tables, temporary files)."""
 
 
-class PostgresWriter(Writer):
+class BulkWriter(Writer):
+    """A writer whose native path is the bulk sink; single pages go through it too."""
+
+    def insert(self, rows: list[Row]) -> None:
+        with self.bulk(upsert=False) as put:
+            put(rows)
+
+    def upsert(self, rows: list[Row]) -> None:
+        with self.bulk(upsert=True) as put:
+            put(rows)
+
+
+class PostgresWriter(BulkWriter):
     """JSON values arrive as Python objects: psycopg's binary jsonb dumper encodes them (with sg2dbt's encoder,
     which also takes datetimes inside serializable fields); a JSON *string* would be stored as a string."""
 
@@ -165,21 +177,13 @@ class PostgresWriter(Writer):
         if upsert:
             self._merge_stage()
 
-    def insert(self, rows: list[Row]) -> None:
-        with self.bulk(upsert=False) as put:
-            put(rows)
-
-    def upsert(self, rows: list[Row]) -> None:
-        with self.bulk(upsert=True) as put:
-            put(rows)
-
 
 class _IsoEncoder(json.JSONEncoder):
     def default(self, o: Any) -> Any:
         return o.isoformat()
 
 
-class DuckDBWriter(Writer):
+class DuckDBWriter(BulkWriter):
     """Pages go through a JSON-lines file that ``read_json`` parses in DuckDB's own (parallel) reader."""
 
     json_as_text = True
@@ -214,14 +218,6 @@ class DuckDBWriter(Writer):
             yield put
         if written:
             self.raw.execute(self._upsert if upsert else self._insert)
-
-    def insert(self, rows: list[Row]) -> None:
-        with self.bulk(upsert=False) as put:
-            put(rows)
-
-    def upsert(self, rows: list[Row]) -> None:
-        with self.bulk(upsert=True) as put:
-            put(rows)
 
     def close(self) -> None:
         with contextlib.suppress(FileNotFoundError):
