@@ -45,6 +45,7 @@ LINKS: dict[tuple[str, int], dict[str, Any]] = {
     ("Task", 2): {"entity": ("Asset", 3)},
     ("Task", 3): {"entity": ("Sequence", 1)},
     ("Note", 1): {"note_links": [("Shot", 2), ("Asset", 1), ("Version", 4)]},
+    ("Note", 2): {"note_links": [("", 9)]},  # a list without its types: the type is null on every adapter
 }
 ROWS_PER_ENTITY = 2
 
@@ -56,7 +57,8 @@ def raw_rows(layout: RawLayout) -> dict[str, list[dict[str, Any]]]:
         ids[entity].add(rid)
         for link in spec.values():  # every link target exists
             for target, tid in ([link] if isinstance(link, tuple) else link if isinstance(link, list) else []):
-                ids[target].add(tid)
+                if target:
+                    ids[target].add(tid)
     out: dict[str, list[dict[str, Any]]] = {}
     for t in layout:
         rows = []
@@ -261,7 +263,7 @@ def test_task_joins_its_polymorphic_entity(built: Built) -> None:
 def test_polymorphic_bridge_keeps_types_aligned_with_ids(built: Built) -> None:
     assert built.rows("select note_id, link_position, linked_type, linked_id "
                       "from {s}.stg_shotgrid__note__note_links") == {
-        (1, 1, "Shot", 2), (1, 2, "Asset", 1), (1, 3, "Version", 4)}
+        (1, 1, "Shot", 2), (1, 2, "Asset", 1), (1, 3, "Version", 4), (2, 1, None, 9)}
 
 
 def test_default_unnest_matches_the_dispatched_one(built: Built) -> None:

@@ -4,8 +4,8 @@
     sg2dbt_unnest_links: one row per link of a ShotGrid multi-entity field.
     The raw table keeps such a field `f` as two comma-separated lists, `f_ids` and `f_type`, aligned by
     position. The bridge models turn them into (owner key, link_position, linked_type, linked_id), where
-    link_position starts at 1 and follows ShotGrid's order. Retired owners are left out, like the staging
-    models do.
+    link_position starts at 1 and follows ShotGrid's order; a missing type is null on every adapter.
+    Retired owners are left out, like the staging models do.
 
     Dispatched through adapter.dispatch('unnest_links', 'sg2dbt'): override it for your warehouse with a
     macro named <adapter>__unnest_links in your project, or a dispatch config for the `sg2dbt` namespace.
@@ -62,7 +62,7 @@ inner join positions on positions.n <= owners.link_count
 select
     owners.{{ owner_key }},
     cast(links.link_position as integer) as link_position,
-    links.linked_type,
+    nullif(links.linked_type, '') as linked_type,
     cast(trim(links.linked_id) as bigint) as linked_id
 from (
     {{ sg2dbt_link_owners(relation, owner_key, ids_column, types_column) }}
@@ -79,7 +79,7 @@ cross join lateral unnest(
 select
     {{ owner_key }},
     cast(link_position as integer) as link_position,
-    linked_type,
+    nullif(linked_type, '') as linked_type,
     cast(trim(linked_id) as bigint) as linked_id
 from (
     select
@@ -99,7 +99,7 @@ from (
 select
     owners.{{ owner_key }},
     cast(links.index + 1 as integer) as link_position,
-    cast(get(split(owners.link_types, ','), links.index) as varchar) as linked_type,
+    nullif(cast(get(split(owners.link_types, ','), links.index) as varchar), '') as linked_type,
     cast(trim(cast(links.value as varchar)) as bigint) as linked_id
 from (
     {{ sg2dbt_link_owners(relation, owner_key, ids_column, types_column) }}
@@ -113,7 +113,7 @@ lateral flatten(input => split(owners.link_ids, ',')) as links
 select
     owners.{{ owner_key }},
     cast(link_offset + 1 as int64) as link_position,
-    split(owners.link_types, ',')[safe_offset(link_offset)] as linked_type,
+    nullif(split(owners.link_types, ',')[safe_offset(link_offset)], '') as linked_type,
     cast(trim(linked_id) as int64) as linked_id
 from (
     {{ sg2dbt_link_owners(relation, owner_key, ids_column, types_column) }}
