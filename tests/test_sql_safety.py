@@ -44,6 +44,9 @@ def hostile_doc() -> dict[str, Any]:
         for entity, body in json.loads((CORPUS / f"{case}.json").read_text(encoding="utf-8")).items():
             target = doc.setdefault(entity, {"name": body["name"], "fields": {}})
             target["fields"].update(body["fields"])
+    doc["Shot"]["fields"]["sg_status_list"] = {
+        "data_type": {"value": "status_list"},
+        "properties": {"valid_values": {"value": ["ip", "it's", "x') or ('1' = '1", JINJA_ENTITY]}}}
     n = 0
     for body in doc.values():
         for spec in body["fields"].values():
@@ -204,9 +207,9 @@ def dbt_built(project: Path, layout: RawLayout) -> Iterator[tuple[Any, Path]]:
         conn.execute(md.tables[f"shotgrid_raw.{evil.name}"].insert(), [{"id": 5, "_sg_retired": False}])
         conn.execute(md.tables[f"shotgrid_raw.{shot.name}"].insert(), [
             {"id": 1, "_sg_retired": False, link.column(Role.LINK_ID).attr: 5,
-             link.column(Role.LINK_TYPE).attr: JINJA_ENTITY},
+             link.column(Role.LINK_TYPE).attr: JINJA_ENTITY, "sg_status_list": "it's"},
             {"id": 2, "_sg_retired": False, link.column(Role.LINK_ID).attr: 6,
-             link.column(Role.LINK_TYPE).attr: "Project"}])
+             link.column(Role.LINK_TYPE).attr: "Project", "sg_status_list": "bogus"}])
     engine.dispose()
     with mock.patch.dict("os.environ", {"SG_API_KEY": SECRET}):
         result = dbtRunner().invoke(["build", "--project-dir", str(project), "--profiles-dir", str(project)])
@@ -226,6 +229,15 @@ def test_dbt_build_succeeds_and_leaves_table_x_alone(dbt_built: tuple[Any, Path]
         assert raw == set(expected(layout))
     finally:
         con.close()
+
+
+def test_accepted_values_with_quotes_and_injection_flags_exactly_the_bad_row(dbt_built: tuple[Any, Path]) -> None:
+    """dbt's accepted_values pastes values between quotes: sg2dbt must hand it escaped literals, or "it's"
+    breaks the test's SQL and "x') or ('1' = '1" makes every value accepted."""
+    result, _ = dbt_built
+    [test] = [r for r in result.result.results
+              if r.node.resource_type == "test" and r.node.name.startswith("accepted_values_stg_shotgrid__shot_sg")]
+    assert (test.status, test.failures) == ("warn", 1)
 
 
 def test_polymorphic_link_to_a_jinja_named_entity_compares_the_name_byte_for_byte(

@@ -163,8 +163,13 @@ def _value(rf: RawField) -> Column:
     c = rf.column(Role.VALUE)
     tests: tuple[dict[str, object], ...] = ()
     if rf.field.data_type == "status_list" and rf.field.valid_values:
-        tests = ({"accepted_values": {"arguments": {"values": sorted(set(rf.field.valid_values))},
-                                      "config": {"severity": "warn"}}},)
+        values: list[str] = sorted(set(rf.field.valid_values))
+        arguments: dict[str, object] = {"values": values}
+        if any("'" in v for v in values):
+            # dbt's accepted_values pastes each value between quotes unescaped ("it's" would end the string
+            # and the rest run as SQL): hand it escaped SQL literals instead.
+            arguments = {"values": [sql_string(v) for v in values], "quote": False}
+        tests = ({"accepted_values": {"arguments": arguments, "config": {"severity": "warn"}}},)
     return Column(c.name, _cast(c), _describe(rf), tests)
 
 
