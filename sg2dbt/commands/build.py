@@ -7,15 +7,15 @@ from pathlib import Path
 import click
 
 from sg2dbt.commands.options import read_schema, schema_options
-
-_ADAPTERS = ("duckdb", "postgres")  # sg2dbt.project.ADAPTERS, spelled here so --help stays light
+from sg2dbt.layout import plan
+from sg2dbt.project import ADAPTERS, ProjectOptions, build_project, create_raw_tables
 
 
 @click.command()
 @schema_options
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Project directory (created or refreshed).")
-@click.option("--adapter", type=click.Choice(_ADAPTERS), default="duckdb", show_default=True,
+@click.option("--adapter", type=click.Choice(ADAPTERS), default="duckdb", show_default=True,
               help="Default dbt target; both targets are always in profiles.yml.")
 @click.option("--source-name", default="shotgrid", show_default=True, help="dbt source name (model prefix).")
 @click.option("--raw-schema", default="shotgrid_raw", show_default=True,
@@ -28,8 +28,6 @@ _ADAPTERS = ("duckdb", "postgres")  # sg2dbt.project.ADAPTERS, spelled here so -
 def build(out: str, adapter: str, source_name: str, raw_schema: str, project_name: str, name_by_display: bool,
           db_path: str | None, **schema_opts: object) -> None:
     """Scaffold or refresh a dbt project: sources, staging and bridge models, tests, macros, raw DDL."""
-    from sg2dbt.project import ProjectOptions, build_project
-
     options = ProjectOptions(adapter=adapter, source_name=source_name, raw_schema=raw_schema,
                              project_name=project_name, name_by_display=name_by_display,
                              db_path=Path(db_path) if db_path else None)
@@ -46,8 +44,5 @@ def build(out: str, adapter: str, source_name: str, raw_schema: str, project_nam
 @click.option("--raw-schema", default="shotgrid_raw", show_default=True, help="Database schema for the raw tables.")
 def init_db(url: str, raw_schema: str, **schema_opts: object) -> None:
     """Create the raw tables (and their schema) on a database; existing tables are left alone."""
-    from sg2dbt.layout import plan
-    from sg2dbt.project import create_raw_tables
-
     metadata = create_raw_tables(plan(read_schema(**schema_opts)), url, raw_schema)  # type: ignore[arg-type]
     click.echo(f"raw tables ready: {len(metadata.tables)} in schema {raw_schema}", err=True)
