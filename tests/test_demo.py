@@ -152,6 +152,27 @@ def test_dbt_docs_generate_shows_sg_descriptions(demo_run, monkeypatch):
     assert "Episode" in episode["description"] or episode["config"]["meta"].get("sg_display_name") == "Episode"
 
 
+def test_example_marts_parse_without_deprecations(demo_run, monkeypatch):
+    import dbt.jsonschemas.jsonschemas as js
+    from dbt.cli.main import dbtRunner
+
+    workdir, _ = demo_run
+    project = workdir / "project"
+    for var in [v for v in os.environ if v.startswith("SG2DBT_")]:
+        monkeypatch.delenv(var)
+    # dbt skips its JSON-schema checks on duckdb/postgres; pretend they are supported to see deprecations.
+    monkeypatch.setattr(js, "_JSONSCHEMA_SUPPORTED_ADAPTERS", {"duckdb", "postgres"})
+    events: list = []
+    res = dbtRunner(callbacks=[events.append]).invoke(
+        ["parse", "--no-partial-parse", "--project-dir", str(project), "--profiles-dir", str(project), "--quiet"])
+    assert res.success, res.exception
+    warnings = [f"{e.info.name}: {e.info.msg}" for e in events
+                if e.info.level in ("warn", "error") or "Deprecation" in e.info.name]
+    assert warnings == []
+    assert {"shot_progress_by_sequence", "shot_progress_by_episode", "task_time_vs_bid"} <= {
+        n.name for n in res.result.nodes.values() if n.resource_type == "model"}
+
+
 def test_demo_refuses_a_directory_it_did_not_make(tmp_path: Path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "thesis.tex").write_text("keep me", encoding="utf-8")

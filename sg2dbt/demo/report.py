@@ -49,9 +49,7 @@ def read_report(db_path: Path, relations: dict[str, str]) -> Report:
     """Query the marts in the DuckDB file; ``relations`` maps model name to the relation dbt built."""
     import duckdb
 
-    # Not read_only: dbt-duckdb may still hold the file open in this process, and DuckDB refuses a second
-    # connection to one file with a different configuration.
-    with duckdb.connect(str(db_path)) as con:
+    with duckdb.connect(str(db_path), read_only=True) as con:
         def rows(sql: str) -> list[dict[str, Any]]:
             cur = con.execute(sql)
             names = [d[0] for d in cur.description]

@@ -119,6 +119,9 @@ def run_dbt(project_dir: Path, db_path: Path) -> tuple[dict[str, str], dict[str,
     with _env(SG2DBT_TARGET="duckdb", SG2DBT_DUCKDB_PATH=str(db_path), SG2DBT_SCHEMA="analytics",
               SG2DBT_RAW_SCHEMA=RAW_SCHEMA):
         res = dbtRunner().invoke(args)
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    DuckDBConnectionManager.close_all_connections()  # dbt-duckdb keeps the file open in-process otherwise
     results = list(getattr(res.result, "results", None) or [])
     failed = [f"{r.node.name}: {r.status}" for r in results if str(r.status) in ("error", "fail", "skipped")]
     if not res.success or failed:
