@@ -150,6 +150,7 @@ def ratios(n: int, n_orm: int) -> dict[str, Any]:
     layout, schema = shot_layout()
     records = [record(schema["Shot"], i, schema) for i in range(1, n + 1)]
     with bench_database("bench_load") as (engine, bench_schema):
+        bench_loader(engine, layout, PageSource(records[:PAGE]), bench_schema)   # warm-up: imports, connections
         loader_s = bench_loader(engine, layout, PageSource(records), bench_schema)
         copy_s = bench_copy_limit(engine, layout, records, bench_schema)
         orm_s = bench_orm_loop(layout, schema, records[:n_orm], bench_schema)

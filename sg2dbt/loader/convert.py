@@ -141,21 +141,22 @@ def _links(value: Any) -> tuple[str | None, str | None]:
     return ids, types
 
 
-# Fast-path expressions per column kind: the common, already-right value passes with a type check and no call;
-# anything else goes through the strict converter above, which converts or raises.
+# Fast-path expressions per column kind, over the local variable {v} holding the field's value: the common,
+# already-right value passes with a type check and no call; anything else goes through the strict converter
+# above, which converts or raises.
 _FAST: dict[Logical, str] = {
-    Logical.TEXT: "(_v if (_v := g({k})) is None or type(_v) is str and '\\x00' not in _v else _text(_v))",
-    Logical.BIGINT: "(_v if (_v := g({k})) is None or type(_v) is int and _MIN <= _v <= _MAX else _bigint(_v))",
-    Logical.DOUBLE: "(_v if (_v := g({k})) is None or type(_v) is float else _double(_v))",
-    Logical.BOOLEAN: "(_v if (_v := g({k})) is None or type(_v) is bool else _boolean(_v))",
-    Logical.DATE: "(None if (_v := g({k})) is None else _date(_v))",
-    Logical.TIMESTAMPTZ: "(None if (_v := g({k})) is None else to_utc(_v))",
-    Logical.JSON: "(None if (_v := g({k})) is None else {json}(_v))",
+    Logical.TEXT: "({v} if {v} is None or type({v}) is str and '\\x00' not in {v} else _text({v}))",
+    Logical.BIGINT: "({v} if {v} is None or type({v}) is int and _MIN <= {v} <= _MAX else _bigint({v}))",
+    Logical.DOUBLE: "({v} if {v} is None or type({v}) is float else _double({v}))",
+    Logical.BOOLEAN: "({v} if {v} is None or type({v}) is bool else _boolean({v}))",
+    Logical.DATE: "(None if {v} is None else _date({v}))",
+    Logical.TIMESTAMPTZ: "(None if {v} is None else to_utc({v}))",
+    Logical.JSON: "(None if {v} is None else {json}({v}))",
 }
-_FAST_ID = "(_v if type(_v := g({k})) is int and _MIN <= _v <= _MAX else _bigint(_v))"
-_FAST_LINK = ("*(_NONE2 if (_v := g({k})) is None else (_v['id'], _v['type']) if type(_v) is dict "
-              "and type(_v.get('id')) is int and type(_v.get('type')) is str else _link(_v))")
-_FAST_LINKS = "*(_NONE2 if not (_v := g({k})) and _v is not None or _v is None else _links(_v))"
+_FAST_ID = "({v} if type({v}) is int and _MIN <= {v} <= _MAX else _bigint({v}))"
+_FAST_LINK = ("*(_NONE2 if {v} is None else ({v}['id'], {v}['type']) if type({v}) is dict "
+              "and type({v}.get('id')) is int and type({v}.get('type')) is str else _link({v}))")
+_FAST_LINKS = "*(_NONE2 if {v} is None or {v} == [] else _links({v}))"
 _NAMESPACE = {"_text": _text, "_bigint": _bigint, "_double": _double, "_boolean": _boolean, "_date": _date,
               "to_utc": to_utc, "json_text": json_text, "_json_object": _json_object, "_link": _link,
               "_links": _links, "_NONE2": (None, None), "_MIN": _BIGINT_MIN, "_MAX": _BIGINT_MAX}
@@ -174,42 +175,45 @@ class RowConverter:
         self.table = table
         json_fn = "json_text" if json_as_text else "_json_object"
         checks: list[tuple[str, Callable[[Any], Any]]] = []
-        exprs: list[str] = []
+        templates: list[str] = []
         value_cols: list[RawColumn] = []
         link_cols: list[RawColumn] = []
-        for name, rf in table.fields.items():
-            if not rf.columns:
-                continue  # pivot columns: not readable through the API, no column
-            k = repr(name)
+        # value fields first (id leads: the model orders it first), then link fields
+        readable = [(n, rf) for n, rf in table.fields.items() if rf.columns]   # pivot columns have none
+        readable.sort(key=lambda item: item[1].shape in (Shape.ENTITY, Shape.MULTI_ENTITY))
+        for name, rf in readable:
             if rf.shape is Shape.ENTITY:
                 link_cols += [rf.column(Role.LINK_ID), rf.column(Role.LINK_TYPE)]
                 checks.append((name, _link))
-                exprs.append(_FAST_LINK.format(k=k))
+                templates.append(_FAST_LINK)
             elif rf.shape is Shape.MULTI_ENTITY:
                 link_cols += [rf.column(Role.LINK_IDS), rf.column(Role.LINK_TYPE)]
                 checks.append((name, _links))
-                exprs.append(_FAST_LINKS.format(k=k))
+                templates.append(_FAST_LINKS)
             else:
                 col = rf.column(Role.ID) if name == "id" else rf.column(Role.VALUE)
                 value_cols.append(col)
                 conv = _json_object if col.logical is Logical.JSON and not json_as_text \
                     else _VALUE_CONVERTERS[col.logical]
                 checks.append((name, conv))
-                template = _FAST_ID if name == "id" else _FAST[col.logical]
-                exprs.append(template.format(k=k, json=json_fn))
-        # value columns first (id leads), then link pairs, in the same order as ``exprs``
-        order = sorted(range(len(checks)), key=lambda i: _is_link(table, checks[i][0]))
-        exprs = [exprs[i] for i in order]
-        checks = [checks[i] for i in order]
+                templates.append(_FAST_ID if name == "id" else _FAST[col.logical])
         bookkeeping = sorted((c for c in table.columns if c.role in (Role.RETIRED, Role.LOADED_AT)),
                              key=lambda c: c.role is Role.LOADED_AT)
         self.columns: tuple[RawColumn, ...] = (*value_cols, *link_cols, *bookkeeping)
         self.fields: tuple[str, ...] = tuple(n for n, _ in checks)
         self._checks = tuple(checks)
-        source = "def _row(g, retired, loaded_at):\n    return (" + ", ".join([*exprs, "retired", "loaded_at"]) + ")\n"
+        names = [f"_{i}" for i in range(len(checks))]
+        exprs = [t.format(v=v, json=json_fn) for t, v in zip(templates, names, strict=True)]
+        source = (f"def _row(_values, retired, loaded_at):\n    {', '.join(names)}, = _values\n"
+                  f"    return ({', '.join([*exprs, 'retired', 'loaded_at'])})\n")
         namespace = dict(_NAMESPACE)
         exec(compile(source, f"<sg2dbt row converter {table.entity.name}>", "exec"), namespace)
         self._fast: Callable[..., Row] = namespace["_row"]  # type: ignore[assignment]
+        # SG returns every requested field, so one C-level itemgetter call reads them all; a dump may omit
+        # some, and then the record is read with .get (missing = None).
+        getter = operator.itemgetter(*self.fields)
+        self._values: Callable[[Record], tuple[Any, ...]] = (
+            getter if len(self.fields) > 1 else lambda r: (getter(r),))
 
     @property
     def column_names(self) -> list[str]:
@@ -217,7 +221,11 @@ class RowConverter:
 
     def row(self, record: Record, retired: bool, loaded_at: dt.datetime) -> Row:
         try:
-            return self._fast(record.get, retired, loaded_at)
+            try:
+                values = self._values(record)
+            except KeyError:
+                values = tuple(map(record.get, self.fields))
+            return self._fast(values, retired, loaded_at)
         except (TypeError, ValueError, KeyError, OverflowError, AttributeError):
             raise self.explain(record) or ValueFitError(
                 self.table.entity.name, _record_id(record), "*", "record could not be converted") from None
@@ -247,7 +255,3 @@ class RowConverter:
 
 def _record_id(record: Any) -> Any:
     return record.get("id") if isinstance(record, Mapping) else None
-
-
-def _is_link(table: RawTable, name: str) -> bool:
-    return table.fields[name].shape in (Shape.ENTITY, Shape.MULTI_ENTITY)
