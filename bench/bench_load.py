@@ -5,7 +5,7 @@
 The records come from an in-process source serving find()-shaped pages, so the figures measure the loader,
 not Mockgun (whose ``find`` is O(n) per page) nor the network.
 
-    python bench/bench_load.py                 # ratios (50,000 rows; ORM loop on 10,000)
+    python bench/bench_load.py                 # ratios (50,000 rows; ORM loop on 5,000; median of 3 rounds)
     python bench/bench_load.py --memory        # peak RSS of a load of 100,000 vs 1,000,000 rows
 
 Results go in BENCHMARKS.md, section "sg2dbt load".
@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -50,6 +51,7 @@ class PageSource:
     template page with new ids, so that a million records never exist in memory at once."""
 
     label = "bench pages"
+    io_bound = False   # served from memory: there is no network wait for a prefetch thread to hide
 
     def __init__(self, records: list[dict[str, Any]] | None = None, *, template: list[dict[str, Any]] | None = None,
                  total: int = 0) -> None:
@@ -146,19 +148,25 @@ def bench_orm_loop(layout: RawLayout, schema: Any, records: list[dict[str, Any]]
     return seconds
 
 
-def ratios(n: int, n_orm: int) -> dict[str, Any]:
+def ratios(n: int, n_orm: int, rounds: int) -> dict[str, Any]:
+    """Each round times the three side by side on the same rows; the medians over rounds are reported,
+    because on a shared machine one round can be slowed by other work."""
     layout, schema = shot_layout()
     records = [record(schema["Shot"], i, schema) for i in range(1, n + 1)]
+    runs: dict[str, list[float]] = {"load": [], "copy": [], "orm": []}
     with bench_database("bench_load") as (engine, bench_schema):
         bench_loader(engine, layout, PageSource(records[:PAGE]), bench_schema)   # warm-up: imports, connections
-        loader_s = bench_loader(engine, layout, PageSource(records), bench_schema)
-        copy_s = bench_copy_limit(engine, layout, records, bench_schema)
-        orm_s = bench_orm_loop(layout, schema, records[:n_orm], bench_schema)
-    loader_rps, copy_rps, orm_rps = n / loader_s, n / copy_s, n_orm / orm_s
-    return {"rows": n, "orm_rows": n_orm, "columns": len(layout["Shot"].columns),
-            "sg2dbt_load_rows_per_s": round(loader_rps), "copy_limit_rows_per_s": round(copy_rps),
-            "orm_loop_rows_per_s": round(orm_rps), "load_vs_copy": round(loader_rps / copy_rps, 2),
-            "load_vs_orm": round(loader_rps / orm_rps, 1)}
+        for _ in range(rounds):
+            runs["load"].append(n / bench_loader(engine, layout, PageSource(records), bench_schema))
+            runs["copy"].append(n / bench_copy_limit(engine, layout, records, bench_schema))
+            runs["orm"].append(n_orm / bench_orm_loop(layout, schema, records[:n_orm], bench_schema))
+    load_rps, copy_rps, orm_rps = (statistics.median(runs[k]) for k in ("load", "copy", "orm"))
+    return {"rows": n, "orm_rows": n_orm, "rounds": rounds, "columns": len(layout["Shot"].columns),
+            "sg2dbt_load_rows_per_s": round(load_rps), "copy_limit_rows_per_s": round(copy_rps),
+            "orm_loop_rows_per_s": round(orm_rps), "load_vs_copy": round(load_rps / copy_rps, 2),
+            "load_vs_orm": round(load_rps / orm_rps, 1),
+            "per_round_load_vs_copy": [round(a / b, 2) for a, b in zip(runs["load"], runs["copy"], strict=True)],
+            "per_round_load_vs_orm": [round(a / b, 1) for a, b in zip(runs["load"], runs["orm"], strict=True)]}
 
 
 def memory_child(total: int) -> None:
@@ -185,7 +193,8 @@ def memory(sizes: list[int]) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=50_000)
-    parser.add_argument("--orm-rows", type=int, default=10_000)
+    parser.add_argument("--orm-rows", type=int, default=5_000)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--memory", action="store_true", help="peak RSS at 100,000 vs 1,000,000 rows")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -194,7 +203,7 @@ def main() -> None:
     elif args.memory:
         print(json.dumps(memory([100_000, 1_000_000]), indent=1))
     else:
-        print(json.dumps(ratios(args.rows, args.orm_rows), indent=1))
+        print(json.dumps(ratios(args.rows, args.orm_rows, args.rounds), indent=1))
 
 
 if __name__ == "__main__":

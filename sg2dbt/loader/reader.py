@@ -36,6 +36,7 @@ class Source(Protocol):
     """What the loader reads records from."""
 
     label: str
+    io_bound: bool   # fetching waits on the network: worth a prefetch thread (CPU-bound sources are not)
 
     def pages(self, entity: str, fields: list[str], *, since: dt.datetime | None = None,
               retired: bool = False) -> Iterator[list[Record]]:
@@ -83,6 +84,8 @@ def _is_auth_failure(exc: BaseException) -> bool:
 class SiteSource:
     """A live site. ``connect`` makes one connection per worker thread: ``Shotgun`` objects are not
     thread-safe (for Mockgun, return the same instance: it keeps its records in memory)."""
+
+    io_bound = True
 
     def __init__(self, connect: Callable[[], Any], *, label: str = "site", page_size: int = PAGE_SIZE,
                  retry: RetryPolicy | None = None) -> None:
@@ -153,6 +156,8 @@ class DumpSource:
     A missing live file is an error rather than an empty entity: a full reload would otherwise empty the
     table. Datetimes may be strings ('2008-06-11 08:48:54+02:00'); the converter parses them.
     """
+
+    io_bound = False   # parsing JSON holds the GIL: a prefetch thread would only contend with conversion
 
     def __init__(self, directory: str | Path, *, page_size: int = PAGE_SIZE) -> None:
         self.directory = Path(directory)

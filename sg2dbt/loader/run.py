@@ -184,7 +184,7 @@ class _EntityLoad:
 
     def _pages(self, **kw: Any) -> Iterator[list[Record]]:
         pages = self.source.pages(self.entity, self.fields, **kw)
-        return prefetch(pages) if self.options.prefetch else pages
+        return prefetch(pages) if self.options.prefetch and self.source.io_bound else pages
 
     def _convert(self, page: list[Record], retired: bool) -> list[Row]:
         rows = [self.conv.row(r, retired, self.loaded_at) for r in page]
