@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, MetaData, Table
 
+from sg2dbt import naming
 from sg2dbt.layout import RawLayout, RawTable, Role
 
 
@@ -20,10 +21,14 @@ def table(layout_table: RawTable, metadata: MetaData, schema: str | None = None)
             autoincrement=False,
             nullable=c.role is not Role.ID,
             doc=(c.field.description or c.field.display_name) if c.field is not None else None,
+            quote=True if c.quoted else None,
         )
         for c in layout_table.columns
     ]
+    # Quote names reserved on ANY supported database, not only on the dialect at hand: SQLite's list in
+    # SQLAlchemy lacks ``returning``, DuckDB's lacks ``pivot``, and one DDL file serves every target.
     return Table(layout_table.name, metadata, *columns, schema=schema,
+                 quote=True if naming.is_reserved(layout_table.name) else None,
                  info={"sg_entity": layout_table.entity.name})
 
 

@@ -26,9 +26,19 @@ from sqlalchemy.sql.compiler import RESERVED_WORDS as _ANSI_RESERVED
 MAX_IDENTIFIER = 63
 _HASH_LEN = 8
 
-# Words that must be quoted on at least one supported database; quoting them everywhere is harmless.
+# Keywords that SQLAlchemy's lists lack: DuckDB's reserved and type/function keywords (duckdb_keywords())
+# and SQLite's newer ones. A table or column so named fails on that database unless quoted.
+_MORE_RESERVED = frozenset({
+    "lambda", "pivot", "pivot_longer", "pivot_wider", "summarize", "unpivot", "anti", "asof", "at",
+    "collation", "columns", "concurrently", "glob", "map", "positional", "semi", "struct", "tablesample",
+    "try_cast", "tuple", "unpack", "nothing", "returning",
+})
+
+# Words that must be quoted on at least one supported database; quoting them everywhere is harmless, and
+# the emitters do (SQLAlchemy alone quotes only what the target dialect's own list holds: SQLite's lacks
+# ``returning``).
 RESERVED_WORDS: frozenset[str] = frozenset(
-    w.lower() for w in _PG_RESERVED | _ANSI_RESERVED | RESERVED_WORDS_MYSQL
+    w.lower() for w in _PG_RESERVED | _ANSI_RESERVED | RESERVED_WORDS_MYSQL | _MORE_RESERVED
 )
 
 # Attribute names a declarative class cannot use for a column.

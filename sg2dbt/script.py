@@ -14,6 +14,7 @@ from typing import Any
 
 import jinja2
 
+from sg2dbt import naming
 from sg2dbt.layout import RawLayout, Role
 from sg2dbt.typemap import python_code
 
@@ -42,13 +43,13 @@ def _context(layout: RawLayout) -> dict[str, Any]:
             annotation, type_expr = python_code(c.logical)
             doc = (c.field.description or c.field.display_name) if c.field is not None else None
             cols.append({"name": c.name, "attr": c.attr, "annotation": annotation, "type": type_expr,
-                         "pk": c.role is Role.ID, "doc": doc or None})
+                         "pk": c.role is Role.ID, "doc": doc or None, "quote": c.quoted})
         doc = t.entity.display_name
         omitted = [f.name for f in t.omitted]
         if omitted:
             doc += f" (no column for {', '.join(omitted)}: pivot columns cannot be read through the API)"
         tables.append({"class_name": t.class_name, "name": t.name, "entity": t.entity.name, "doc": doc,
-                       "columns": cols})
+                       "quote": naming.is_reserved(t.name), "columns": cols})
     return {"tables": tables, "source": os.path.basename(layout.schema.source)}
 
 

@@ -2,12 +2,15 @@
 
 Generated model SQL may carry SG text in two places only: escaped string literals and one-line ``--``
 comments. :func:`code_only` removes exactly those, so any SG text left over is text that would execute;
-:func:`foreign_jinja` lists Jinja in a model that sg2dbt did not put there itself.
+:func:`foreign_jinja` lists Jinja in a model that sg2dbt did not put there itself. :func:`run_script` and
+:func:`tables` run generated DDL the way a user does and report what it created.
 """
 
 from __future__ import annotations
 
 import re
+
+import sqlalchemy as sa
 
 # sg2dbt's own Jinja in model files: source() and the dispatched unnest macro, with identifier arguments.
 _OWN_JINJA = re.compile(r"\s*(source|sg2dbt_unnest_links)\((source\()?'[a-z0-9_]+', '[a-z0-9_]+'\)?"
@@ -44,3 +47,30 @@ def foreign_jinja(sql: str) -> list[str]:
     if sql.count("{{") != len(re.findall(r"\{\{(.*?)\}\}", sql, flags=re.S)):
         bad.append("unclosed {{")
     return bad
+
+
+def run_script(engine: sa.Engine, ddl: str) -> None:
+    """Run a whole DDL script at once, as a user pipes it into a database client."""
+    raw = engine.raw_connection()
+    try:
+        if engine.dialect.name == "sqlite":
+            raw.driver_connection.executescript(ddl)  # type: ignore[union-attr]
+        else:
+            raw.cursor().execute(ddl)
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def tables(engine: sa.Engine, schema: str | None) -> dict[str, set[str]]:
+    """Tables and their columns that exist in ``schema`` (information_schema: duckdb_engine cannot reflect)."""
+    if schema is None:
+        insp = sa.inspect(engine)
+        return {t: {c["name"] for c in insp.get_columns(t)} for t in insp.get_table_names()}
+    out: dict[str, set[str]] = {}
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("select table_name, column_name from information_schema.columns "
+                                    "where table_schema = :s"), {"s": schema})
+        for table_name, column in rows:
+            out.setdefault(table_name, set()).add(column)
+    return out

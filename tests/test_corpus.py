@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 from sqlalchemy.orm import Session
-from sqlcheck import code_only, foreign_jinja
+from sqlcheck import code_only, foreign_jinja, run_script, tables
 
 from sg2dbt import SGORM, SchemaType
 from sg2dbt.cli import main
@@ -121,41 +121,14 @@ def test_ddl_compiles_for_every_dialect(name: str, orms: dict[str, SGORM]) -> No
         assert text.count("CREATE TABLE") == len(orms[name].layout.tables), dialect
 
 
-def _created(engine: sa.Engine, schema: str | None) -> dict[str, set[str]]:
-    """Tables and columns that exist in the database (information_schema; duckdb_engine's reflection is partial)."""
-    if schema is None:
-        insp = sa.inspect(engine)
-        return {t: {c["name"] for c in insp.get_columns(t)} for t in insp.get_table_names()}
-    out: dict[str, set[str]] = {}
-    with engine.connect() as conn:
-        rows = conn.execute(sa.text("select table_name, column_name from information_schema.columns "
-                                    "where table_schema = :s"), {"s": schema})
-        for table_name, column in rows:
-            out.setdefault(table_name, set()).add(column)
-    return out
-
-
-def _run_script(engine: sa.Engine, ddl: str) -> None:
-    """Run the DDL as one script, as a user pipes it into a database client."""
-    raw = engine.raw_connection()
-    try:
-        if engine.dialect.name == "sqlite":
-            raw.driver_connection.executescript(ddl)  # type: ignore[union-attr]
-        else:
-            raw.cursor().execute(ddl)
-        raw.commit()
-    finally:
-        raw.close()
-
-
 @pytest.mark.parametrize("name", OK)
 def test_ddl_runs_on_sqlite_and_duckdb(name: str, orms: dict[str, SGORM], tmp_path: Path) -> None:
     layout = orms[name].layout
     for dialect, url, schema in (("sqlite", f"sqlite:///{tmp_path / 'raw.db'}", None),
                                  ("duckdb", f"duckdb:///{tmp_path / 'warehouse.duckdb'}", "raw")):
         engine = sa.create_engine(url)
-        _run_script(engine, create_statements(build_metadata(layout, schema), dialect))
-        assert _created(engine, schema) == expected_tables(layout), dialect
+        run_script(engine, create_statements(build_metadata(layout, schema), dialect))
+        assert tables(engine, schema) == expected_tables(layout), dialect
         engine.dispose()
 
 
@@ -164,8 +137,8 @@ def test_ddl_runs_on_sqlite_and_duckdb(name: str, orms: dict[str, SGORM], tmp_pa
 def test_ddl_runs_on_postgresql(name: str, orms: dict[str, SGORM], pg_engine: sa.Engine,
                                 pg_schema: str) -> None:
     layout = orms[name].layout
-    _run_script(pg_engine, create_statements(build_metadata(layout, pg_schema), "postgresql"))
-    assert _created(pg_engine, pg_schema) == expected_tables(layout)
+    run_script(pg_engine, create_statements(build_metadata(layout, pg_schema), "postgresql"))
+    assert tables(pg_engine, pg_schema) == expected_tables(layout)
 
 
 _IMPORT_CHECK = """
@@ -224,8 +197,8 @@ def test_cli_ddl_succeeds(name: str, orms: dict[str, SGORM], capsys: pytest.Capt
     status, out, err = run_cli(["ddl", "--schema", str(case_path(name)), "--dialect", "sqlite"], capsys)
     assert status == 0, err
     engine = sa.create_engine("sqlite://")
-    _run_script(engine, out)
-    assert _created(engine, None) == expected_tables(orms[name].layout)
+    run_script(engine, out)
+    assert tables(engine, None) == expected_tables(orms[name].layout)
 
 
 # --- the dbt project (sg2dbt build) ------------------------------------------------------------------

@@ -18,7 +18,7 @@ from unittest import mock
 
 import pytest
 import sqlalchemy as sa
-from sqlcheck import code_only, foreign_jinja
+from sqlcheck import code_only, foreign_jinja, run_script, tables
 
 from sg2dbt import sources
 from sg2dbt.ddl import DIALECTS, create_statements
@@ -85,30 +85,6 @@ def test_schema_is_as_hostile_as_intended(schema: Schema, layout: RawLayout) -> 
     assert {"order", "group", "user"} <= {t.name for t in layout}
 
 
-def _tables(conn: sa.Connection, schema_name: str | None) -> dict[str, set[str]]:
-    if conn.dialect.name == "sqlite":
-        insp = sa.inspect(conn)
-        return {t: {c["name"] for c in insp.get_columns(t)} for t in insp.get_table_names()}
-    rows = conn.execute(sa.text("select table_name, column_name from information_schema.columns "
-                                "where table_schema = :s"), {"s": schema_name})
-    out: dict[str, set[str]] = {}
-    for table, column in rows:
-        out.setdefault(table, set()).add(column)
-    return out
-
-
-def _run_ddl_script(engine: sa.Engine, ddl: str) -> None:
-    raw = engine.raw_connection()
-    try:
-        if engine.dialect.name == "sqlite":
-            raw.driver_connection.executescript(ddl)  # type: ignore[union-attr]
-        else:
-            raw.cursor().execute(ddl)
-        raw.commit()
-    finally:
-        raw.close()
-
-
 def _check_ddl_on(engine: sa.Engine, layout: RawLayout, dialect: str, schema_name: str | None) -> None:
     qualified = f'"{schema_name}".x' if schema_name else "x"
     with engine.begin() as conn:
@@ -116,9 +92,9 @@ def _check_ddl_on(engine: sa.Engine, layout: RawLayout, dialect: str, schema_nam
             conn.exec_driver_sql(f'create schema if not exists "{schema_name}"')
         conn.exec_driver_sql(f"create table {qualified} (v integer)")
         conn.exec_driver_sql(f"insert into {qualified} values (42)")
-    _run_ddl_script(engine, create_statements(build_metadata(layout, schema_name), dialect))
+    run_script(engine, create_statements(build_metadata(layout, schema_name), dialect))
+    assert tables(engine, schema_name) == {**expected(layout), "x": {"v"}}
     with engine.connect() as conn:
-        assert _tables(conn, schema_name) == {**expected(layout), "x": {"v"}}
         assert conn.exec_driver_sql(f"select v from {qualified}").scalar_one() == 42
 
 
@@ -142,6 +118,7 @@ def test_ddl_runs_on_postgresql_and_creates_exactly_the_tables(layout: RawLayout
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_ddl_quotes_reserved_names_and_holds_no_sg_text(layout: RawLayout, dialect: str) -> None:
+    from sg2dbt import naming
     from sg2dbt.ddl import dialect as load_dialect
 
     preparer = load_dialect(dialect).identifier_preparer
@@ -150,10 +127,11 @@ def test_ddl_quotes_reserved_names_and_holds_no_sg_text(layout: RawLayout, diale
     quoted = 0
     for t in layout:
         for name in (t.name, *(c.name for c in t.columns)):
-            assert re.search(rf"(?<![\w\"`]){re.escape(preparer.quote(name))}(?![\w\"`])", ddl), (dialect, name)
-            if name.lower() in preparer.reserved_words:
-                assert preparer.quote(name) != name, (dialect, name)
-                quoted += 1
+            # a name reserved on ANY supported database is quoted on all (one DDL file serves every target)
+            reserved = naming.is_reserved(name) or name.lower() in preparer.reserved_words
+            shown = preparer.quote_identifier(name) if reserved else preparer.quote(name)
+            assert re.search(rf"(?<![\w\"`]){re.escape(shown)}(?![\w\"`])", ddl), (dialect, name)
+            quoted += reserved
     assert quoted >= 10  # select, from, where, table, order, group, user ... on every dialect
 
 
