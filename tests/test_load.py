@@ -206,3 +206,16 @@ def test_full_refresh_reloads_whole(duckdb_path: Path, mock_site: Any, site_sche
     again = load(engine, layout, source, LoadOptions(raw_schema=raw_schema, full_refresh=True))
     assert {e.mode for e in again.entities} == {"full"}
     assert_tables_match_site(engine, layout, raw_schema, mock_site)
+
+
+def test_terminal_progress_follows_parallel_entities(duckdb_path: Path, mock_site: Any, site_schema: Schema) -> None:
+    from sg2dbt.loader.progress import RichProgress
+
+    engine = sa.create_engine(f"duckdb:///{duckdb_path}")
+    layout = plan(site_schema)
+    with RichProgress(len(layout.tables)) as hook:
+        summary = load(engine, layout, SiteSource(lambda: mock_site), LoadOptions(raw_schema="raw", workers=3),
+                       progress=hook)
+        assert not summary.failed, [e.error for e in summary.failed]
+        assert hook.total == summary.rows and not hook.tasks   # every entity's bar came and went
+    engine.dispose()

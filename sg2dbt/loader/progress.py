@@ -22,6 +22,8 @@ class RichProgress:
                                  TimeElapsedColumn(), console=Console(stderr=True), transient=True)
         self.overall = self.progress.add_task("entities", total=total, rows=0)
         self.tasks: dict[str, Any] = {}
+        self.rows: dict[str, int] = {}
+        self.total = 0
         self.lock = threading.Lock()
 
     def __enter__(self) -> RichProgress:
@@ -36,23 +38,28 @@ class RichProgress:
         with self.lock:
             if event == "start":
                 self.tasks[entity] = self.progress.add_task(f"  {entity}", total=None, rows=0)
+                self.rows[entity] = 0
             elif event == "rows":
-                task = self.tasks[entity]
-                rows = self.progress.tasks[task].fields["rows"] + count
-                self.progress.update(task, rows=rows)
-                total = self.progress.tasks[self.overall].fields["rows"] + count
-                self.progress.update(self.overall, rows=total)
+                self.rows[entity] += count
+                self.total += count
+                self.progress.update(self.tasks[entity], rows=self.rows[entity])
+                self.progress.update(self.overall, rows=self.total)
             elif event == "done":
                 self.progress.remove_task(self.tasks.pop(entity))
+                self.rows.pop(entity, None)
                 self.progress.advance(self.overall)
 
 
 def print_summary(summary: LoadSummary) -> None:
+    """One line per entity that wrote, changed or failed (unchanged entities would drown the rest)."""
     table = Table(title=f"sg2dbt load from {summary.source}: {summary.rows:,} rows in {summary.seconds:.1f}s")
-    for col in ("entity", "mode", "written", "retired", "revived", "live", "retired rows", "seconds", "error"):
+    errors = any(e.error for e in summary.entities)
+    headers = ["entity", "mode", "written", "retired", "revived", "live rows", "seconds"]
+    headers += ["error"] if errors else []
+    for col in headers:
         table.add_column(col, justify="left" if col in ("entity", "mode", "error") else "right")
     for e in summary.entities:
         if e.rows or e.error or e.revived or e.deleted:
             table.add_row(e.entity, e.mode, f"{e.rows:,}", f"{e.retired:,}", f"{e.revived:,}", f"{e.rows_live:,}",
-                          f"{e.rows_retired:,}", f"{e.seconds:.2f}", e.error or "")
+                          f"{e.seconds:.2f}", *([e.error or ""] if errors else []))
     Console(stderr=True).print(table)

@@ -237,12 +237,16 @@ class _EntityLoad:
     @contextlib.contextmanager
     def _bulk(self, upsert: bool) -> Iterator[Callable[[list[Row]], None]]:
         """The writer's bulk sink; a refusal that surfaces only when the pass completes is reported too."""
+        passed = False   # errors from the caller's block pass through; only the completing write is ours
         try:
             with self.writer.bulk(upsert) as put:
                 yield put
+                passed = True
         except Sg2dbtError:
             raise
-        except Exception as exc:  # noqa: BLE001 - drivers raise their own types
+        except Exception as exc:
+            if not passed:
+                raise
             raise LoadError(f"entity {self.entity!r}: database error: {type(exc).__name__}: "
                             f"{(str(exc).strip().splitlines() or [''])[0][:300]}") from None
 
