@@ -219,3 +219,50 @@ def test_terminal_progress_follows_parallel_entities(duckdb_path: Path, mock_sit
         assert not summary.failed, [e.error for e in summary.failed]
         assert hook.total == summary.rows and not hook.tasks   # every entity's bar came and went
     engine.dispose()
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    from sg2dbt.cli import main
+
+    try:
+        main(list(argv))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_loads_a_json_dump_and_prints_a_json_summary(tmp_path: Path, real_schema_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    records = [{"type": "Shot", "id": i, "code": f"sh{i:03d}", "sg_cut_in": 1000 + i,
+                "updated_at": "2008-06-11 08:48:54+02:00", "created_at": "2008-06-11T06:48:54Z",
+                "sg_sequence": {"type": "Sequence", "id": 3, "name": "sq3"},
+                "assets": [{"type": "Asset", "id": 9}, {"type": "Asset", "id": 4}]} for i in (5, 1, 3)]
+    (dump / "Shot.json").write_text(json.dumps(records), encoding="utf-8")   # a list, in no particular order
+    db = f"sqlite:///{tmp_path / 'w.db'}"
+    code, out, err = _cli(capsys, "load", "--schema", str(real_schema_path), "--only", "Shot", "--db", db,
+                          "--from-dump", str(dump), "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert [(e["entity"], e["mode"], e["rows"], e["rows_live"]) for e in summary["entities"]] == [
+        ("Shot", "full", 3, 3)]
+    engine = sa.create_engine(db)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("select id, code, sg_cut_in, updated_at, sg_sequence_id, sg_sequence_type, "
+                                    "assets_ids, assets_type, _sg_retired from shot order by id")).all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        (i, f"sh{i:03d}", 1000 + i, "2008-06-11 06:48:54.000000", 3, "Sequence", "9,4", "Asset,Asset", 0)
+        for i in (1, 3, 5)]
+
+    code, out, err = _cli(capsys, "load", "--schema", str(real_schema_path), "--only", "Shot", "--only", "Asset",
+                          "--db", db, "--from-dump", str(dump), "--quiet")
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"sg2dbt: error: 1 of 2 entities failed; first: dump {dump}: no Asset.jsonl or Asset.json "
+        f"(leave the entity out with --ignore)"]

@@ -313,7 +313,7 @@ def load(engine: sa.Engine, layout: RawLayout, source: Source, options: LoadOpti
                             f"{(str(cause).strip().splitlines() or [''])[0][:300]}")
         result.seconds = time.perf_counter() - started
         if result.error:
-            log.error("%s", result.error)
+            log.info("%s", result.error)   # the caller reports failures (the CLI: one line each)
         progress(result.entity, "done", result.rows)
         return result
 
