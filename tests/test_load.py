@@ -8,6 +8,8 @@ come from the layout, which is the contract.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,12 +61,29 @@ def mock_site(real_schema_pickles: tuple[Path, Path], site_schema: Schema) -> An
     return sg
 
 
-@pytest.fixture(params=["postgresql", "duckdb", "sqlite"])
+MARIADB_URL = os.environ.get("SG2DBT_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/mysql")
+
+
+@pytest.fixture(params=["postgresql", "duckdb", "sqlite", "mariadb"])
 def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[sa.Engine, str | None]]:
     if request.param == "postgresql":
         pg_schema = request.getfixturevalue("pg_schema")
         engine = request.getfixturevalue("pg_engine")
         yield engine, pg_schema
+        return
+    if request.param == "mariadb":
+        engine = sa.create_engine(MARIADB_URL)
+        try:
+            with engine.connect():
+                pass
+        except sa.exc.OperationalError as exc:
+            engine.dispose()
+            pytest.skip(f"MariaDB not reachable at {MARIADB_URL}: {str(exc).splitlines()[0]}")
+        database = f"t_{uuid.uuid4().hex[:12]}"   # a MySQL "schema" is a database
+        yield engine, database
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"drop database if exists `{database}`")
+        engine.dispose()
         return
     url = f"duckdb:///{tmp_path / 'w.duckdb'}" if request.param == "duckdb" else f"sqlite:///{tmp_path / 'w.db'}"
     engine = sa.create_engine(url)
@@ -160,8 +179,8 @@ def test_full_then_incremental_equals_site(warehouse: tuple[sa.Engine, str | Non
     assert_tables_match_site(engine, layout, raw_schema, mock_site)
 
     # updates (one moves updated_at, the other changes only values after a revival), creates, retirements,
-    # a revival whose updated_at does not move
-    now = dt.datetime.now(UTC)
+    # a revival whose updated_at does not move. SG's datetimes have whole seconds.
+    now = dt.datetime.now(UTC).replace(microsecond=0)
     for entity in site_schema:
         name = entity.name
         seed_mockgun(mock_site, site_schema, name, range(10, 13), variant=1000, updated_at=now)
