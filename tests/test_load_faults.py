@@ -178,3 +178,31 @@ def test_api_key_never_appears_in_any_output_or_file(mock_sg: Any, schema_file: 
     for path in files:
         data = path.read_bytes()
         assert KEY.encode() not in data and KEY[::-1].encode() not in data, path
+
+
+def test_schema_dump_and_dump_then_load_from_dump_equal_the_site(
+        mock_sg: Any, schema: Schema, real_schema_pickles: tuple[Path, Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from sg2dbt.cli import main
+
+    def cli(*argv: str) -> None:
+        try:
+            main(list(argv))
+        except SystemExit as exc:
+            assert not exc.code, capsys.readouterr().err
+
+    site = StandInSite(mock_sg, script=SCRIPT, key=KEY)
+    with serve(site) as url:
+        for name, value in _env(url).items():
+            monkeypatch.setenv(name, value)
+        cli("schema", "dump", "--out", str(tmp_path / "schema.json"))
+        dumped_schema = sources.from_path(tmp_path / "schema.json")
+        assert dumped_schema.entities == sources.from_mockgun_pickles(*real_schema_pickles).entities
+        cli("dump", "--schema", str(tmp_path / "schema.json"), *(a for e in ENTITIES for a in ("--only", e)),
+            "--out", str(tmp_path / "dump"), "--quiet")
+    db = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    cli("load", "--schema", str(tmp_path / "schema.json"), *(a for e in ENTITIES for a in ("--only", e)),
+        "--db", db, "--from-dump", str(tmp_path / "dump"), "--quiet")
+    engine = sa.create_engine(db)
+    assert_tables_match_site(engine, plan(schema), "shotgrid_raw", mock_sg)
+    engine.dispose()
