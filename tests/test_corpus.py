@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import sqlalchemy as sa
@@ -245,6 +246,7 @@ def test_dbt_models_hold_sg_text_only_in_literals_and_comments(name: str, projec
 def combined_parse(projects: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, list[Any]]:
     """ONE `dbt parse` over the models of every OK case (one project, one source per case): dbt runs are slow."""
     from dbt.cli.main import dbtRunner
+    from dbt.jsonschemas import jsonschemas
 
     root = tmp_path_factory.mktemp("dbt_all")
     first = projects[OK[0]]
@@ -255,8 +257,10 @@ def combined_parse(projects: dict[str, Path], tmp_path_factory: pytest.TempPathF
         shutil.copytree(folder / "models" / "staging" / source_name(name),
                         root / "models" / "staging" / source_name(name))
     events: list[Any] = []
-    result = dbtRunner(callbacks=[events.append]).invoke(
-        ["parse", "--no-partial-parse", "--project-dir", str(root), "--profiles-dir", str(root)])
+    # dbt skips its YAML JSON-schema checks on duckdb and postgres; switch them on to see every deprecation
+    with mock.patch.object(jsonschemas, "_JSONSCHEMA_SUPPORTED_ADAPTERS", {"duckdb", "postgres"}):
+        result = dbtRunner(callbacks=[events.append]).invoke(
+            ["parse", "--no-partial-parse", "--project-dir", str(root), "--profiles-dir", str(root)])
     return result, events
 
 
