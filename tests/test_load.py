@@ -285,3 +285,18 @@ def test_cli_loads_a_json_dump_and_prints_a_json_summary(tmp_path: Path, real_sc
     assert err.strip().splitlines() == [
         f"sg2dbt: error: 1 of 2 entities failed; first: dump {dump}: no Asset.jsonl or Asset.json "
         f"(leave the entity out with --ignore)"]
+
+
+def test_two_loaders_at_once_wait_for_each_other(pg_engine: sa.Engine, pg_schema: str, mock_site: Any,
+                                                 site_schema: Schema) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    layout = plan(site_schema)
+    source = SiteSource(lambda: mock_site)
+    load(pg_engine, layout, source, LoadOptions(raw_schema=pg_schema))
+    # an overrunning cron job: two full reloads of the same tables at the same time
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda _: load(pg_engine, layout, source, LoadOptions(
+            raw_schema=pg_schema, full_refresh=True, workers=2)), range(2)))
+    assert [[e.error for e in r.failed] for r in runs] == [[], []]
+    assert_tables_match_site(pg_engine, layout, pg_schema, mock_site)

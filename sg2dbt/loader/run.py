@@ -153,6 +153,11 @@ class _EntityLoad:
         self.max_seen: dt.datetime | None = None
 
     def run(self, result: EntityResult) -> None:
+        if self.conn.dialect.name == "postgresql":
+            # Two loaders on one warehouse (an overrunning cron job): the second waits for the first, entity by
+            # entity, then starts from the state the first committed. DuckDB and SQLite lock the whole file.
+            self.conn.execute(sa.text("select pg_advisory_xact_lock(hashtext(:key))"),
+                              {"key": f"sg2dbt load {self.state_table.schema}.{self.raw.name}"})
         previous = sync.read(self.conn, self.state_table, self.entity)
         fingerprint = sync.fields_hash(self.raw)
         started = dt.datetime.now(UTC)
