@@ -3,7 +3,7 @@
 A whole session runs as real CLI processes against a stand-in site (tests/canary_site.py: Mockgun that holds
 the key like a real connection, and can fail the way careless dependencies do) with recognisable canary
 secrets: ``schema dump``, ``build``, ``load`` (key from env, then from a file, a user password, -vv, into
-DuckDB and into PostgreSQL with a password in the URL), ``dump``, ``init-db`` and ``migrate``, and forced
+DuckDB and into PostgreSQL with a password in the URL), ``dump``, ``diff``, ``init-db`` and ``migrate``, and forced
 failures (missing key file, wrong key, a site that logs and raises the key, unreachable databases). Then
 every byte a run produced is scanned: stdout, stderr, and every file under the run's directory (schema,
 dbt project, dump files, logs, database files).
@@ -82,6 +82,7 @@ def full_run(session: Session) -> Session:
         session.run("-vv", "load", "--schema", "schema.json", *ONLY, "--db", f"sqlite:///{root / 'wh.db'}",
                     SG_API_KEY_FILE=str(key_file)),
         session.run("-vv", "dump", "--schema", "schema.json", *ONLY, "--out", "dump", SG_API_KEY=KEY),
+        session.run("-vv", "diff", "schema.json", SG_API_KEY=KEY),   # the file against the live site
         # a user login instead of a script: the password is the secret
         session.run("-vv", "load", "--schema", "schema.json", *ONLY, "--db", f"sqlite:///{root / 'wh2.db'}",
                     SG_SCRIPT="", SG_LOGIN="td", SG_PASSWORD=KEY),
