@@ -120,10 +120,7 @@ def test_summary_fields_are_typed_from_their_default(summary_default: str | None
     assert _columns(layout)["f"] is logical
 
 
-def test_unknown_type_becomes_text_with_a_warning(caplog: pytest.LogCaptureFixture,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    # An Alembic env.py run earlier in the session (logging.config.fileConfig) disables existing loggers.
-    monkeypatch.setattr(logging.getLogger("sg2dbt.typemap"), "disabled", False)
+def test_unknown_type_becomes_text_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="sg2dbt.typemap"):
         layout = plan(_schema(Field("Shot", "sg_new", "hologram")))
     assert _columns(layout)["sg_new"] is Logical.TEXT

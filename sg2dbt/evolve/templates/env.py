@@ -11,6 +11,7 @@ from alembic import context
 from sg2dbt.evolve.environment import run_migrations
 
 if context.config.config_file_name is not None:
-    fileConfig(context.config.config_file_name)
+    # keep sg2dbt's own loggers: fileConfig would otherwise disable every logger that exists already
+    fileConfig(context.config.config_file_name, disable_existing_loggers=False)
 
 run_migrations(context)
