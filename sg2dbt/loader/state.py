@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -71,9 +72,27 @@ def read(conn: sa.Connection, table: sa.Table, entity: str) -> SyncState | None:
 
 
 def write(conn: sa.Connection, table: sa.Table, state: SyncState) -> None:
-    """Replace the entity's row (delete + insert: the same two statements on every dialect)."""
-    conn.execute(sa.delete(table).where(table.c.entity == state.entity))
-    conn.execute(sa.insert(table).values(
-        entity=state.entity, table_name=state.table_name, high_water=state.high_water,
-        last_full_load=state.last_full_load, last_sync=state.last_sync, fields_hash=state.fields_hash,
-        rows_live=state.rows_live, rows_retired=state.rows_retired))
+    """Insert or update the entity's row with the dialect's own upsert.
+
+    Delete-then-insert would do on a single connection, but InnoDB takes gap locks for the delete of a
+    missing row, and parallel workers creating their first state rows then deadlock on each other.
+    """
+    values = {"entity": state.entity, "table_name": state.table_name, "high_water": state.high_water,
+              "last_full_load": state.last_full_load, "last_sync": state.last_sync,
+              "fields_hash": state.fields_hash, "rows_live": state.rows_live, "rows_retired": state.rows_retired}
+    update = {k: v for k, v in values.items() if k != "entity"}
+    dialect = conn.dialect.name
+    stmt: Any
+    if dialect in ("postgresql", "duckdb", "sqlite"):
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        stmt = insert(table).values(values).on_conflict_do_update(index_elements=[table.c.entity], set_=update)
+    elif dialect in ("mysql", "mariadb"):
+        from sqlalchemy.dialects import mysql
+
+        stmt = mysql.insert(table).values(values).on_duplicate_key_update(update)
+    else:
+        conn.execute(sa.delete(table).where(table.c.entity == state.entity))
+        stmt = sa.insert(table).values(values)
+    conn.execute(stmt)
