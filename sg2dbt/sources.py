@@ -155,6 +155,8 @@ def _read_json(path: str | os.PathLike[str]) -> Any:
         text = p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SchemaError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", source=str(p)) from None
+    except OSError as exc:  # unreadable: permissions, I/O errors
+        raise SchemaError(f"cannot read the file: {exc.strerror or exc}", source=str(p)) from None
     return _parse_json(text, str(p))
 
 

@@ -85,6 +85,13 @@ def test_cli_prints_one_line_and_exits_2(name: str, tmp_path: Path, capsys: pyte
     assert not out.exists(), "nothing half-written"
 
 
+@pytest.mark.skipif(not Path("/proc/self/mem").is_file(), reason="needs Linux's /proc")
+def test_unreadable_file_is_one_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """/proc/self/mem is a regular file that cannot be read like one (permissions are moot as root)."""
+    status, _, err = run_cli(["ddl", "--schema", "/proc/self/mem"], capsys)
+    assert status == 2 and err.startswith("sg2dbt: error: /proc/self/mem: cannot read the file"), err
+
+
 @pytest.mark.parametrize("name", ["deep_nesting", "collide_entities"])
 def test_console_script_shows_no_traceback(name: str) -> None:
     proc = subprocess.run([str(SG2DBT), "ddl", "--schema", str(case_path(name))], capture_output=True,
