@@ -300,3 +300,28 @@ def test_two_loaders_at_once_wait_for_each_other(pg_engine: sa.Engine, pg_schema
             raw_schema=pg_schema, full_refresh=True, workers=2)), range(2)))
     assert [[e.error for e in r.failed] for r in runs] == [[], []]
     assert_tables_match_site(pg_engine, layout, pg_schema, mock_site)
+
+
+@pytest.mark.parametrize(("field", "value", "why"), [
+    ("sg_cut_in", "12", "expected an integer"),
+    ("sg_cut_in", 2**63, "outside the 64-bit range"),
+    ("sg_cut_in", 1.5, "expected an integer"),
+    ("code", "nul\x00byte", "NUL character"),
+    ("updated_at", "yesterday", "Invalid isoformat"),
+    ("sg_sequence", {"type": "Sequence"}, "missing key 'id'"),
+    ("sg_sequence", 12, "expected an entity link"),
+    ("assets", [{"type": "Asset", "id": "x"}], "ids must be integers"),
+    ("assets", [{"type": "As,set", "id": 1}], "contains a comma"),
+    ("assets", "Asset 1", "expected a list of entity links"),
+])
+def test_each_misfit_value_names_entity_id_and_field(real_schema_path: Path, field: str, value: Any,
+                                                      why: str) -> None:
+    from sg2dbt.errors import ValueFitError
+    from sg2dbt.loader.convert import RowConverter
+
+    schema = sources.from_path(real_schema_path).filtered(only=["Shot"])
+    conv = RowConverter(plan(schema)["Shot"])
+    with pytest.raises(ValueFitError) as info:
+        conv.row({"type": "Shot", "id": 42, field: value}, False, dt.datetime.now(UTC))
+    assert str(info.value).startswith(f"entity 'Shot', id 42, field {field!r}: ")
+    assert why in str(info.value)
