@@ -16,6 +16,7 @@ import jinja2
 
 from sg2dbt import naming
 from sg2dbt.layout import RawLayout, Role
+from sg2dbt.output import write_text
 from sg2dbt.typemap import python_code
 
 
@@ -58,7 +59,4 @@ def render_script(layout: RawLayout) -> str:
 
 
 def write_script(layout: RawLayout, path: str | os.PathLike[str]) -> Path:
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_script(layout), encoding="utf-8")
-    return out
+    return write_text(path, render_script(layout))

@@ -92,6 +92,16 @@ def test_unreadable_file_is_one_error(capsys: pytest.CaptureFixture[str]) -> Non
     assert status == 2 and err.startswith("sg2dbt: error: /proc/self/mem: cannot read the file"), err
 
 
+@pytest.mark.parametrize("command", ["ddl", "orm"])
+def test_unwritable_output_is_one_error(command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("", encoding="utf-8")
+    out = blocker / "out.txt"
+    status, _, err = run_cli([command, "--schema", str(case_path("no_name")), "--out", str(out)], capsys)
+    assert status == 2 and err.startswith(f"sg2dbt: error: {out}: cannot write"), err
+    assert err.count("\n") == 1
+
+
 @pytest.mark.parametrize("name", ["deep_nesting", "collide_entities"])
 def test_console_script_shows_no_traceback(name: str) -> None:
     proc = subprocess.run([str(SG2DBT), "ddl", "--schema", str(case_path(name))], capture_output=True,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from sg2dbt.commands.options import read_schema, schema_options
 from sg2dbt.ddl import DIALECTS, create_statements
 from sg2dbt.layout import plan
 from sg2dbt.metadata import build_metadata
+from sg2dbt.output import write_text
 from sg2dbt.script import write_script
 
 
@@ -33,6 +32,6 @@ def ddl(dialect: str, db_schema: str | None, out: str | None, **schema_opts: obj
     layout = plan(read_schema(**schema_opts))  # type: ignore[arg-type]
     text = create_statements(build_metadata(layout, db_schema), dialect)
     if out:
-        Path(out).write_text(text, encoding="utf-8")
+        write_text(out, text)
     else:
         click.echo(text, nl=False)

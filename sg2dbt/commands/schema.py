@@ -24,6 +24,7 @@ def dump(out: str, **site: Any) -> None:
     from sg2dbt import sources
     from sg2dbt.connect import connect, redact
     from sg2dbt.errors import LoadError
+    from sg2dbt.output import write_text
 
     creds = site_credentials(**site)
     sg = connect(creds)
@@ -37,6 +38,6 @@ def dump(out: str, **site: Any) -> None:
            for name, specs in sorted(fields.items())}
     parsed = sources.from_dict(doc, source=creds.label)   # refuse a schema the other commands could not read
     path = Path(out)
-    path.write_text(json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    write_text(path, json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n")
     click.echo(f"wrote {path}: {len(parsed)} entities, "
                f"{sum(len(e.fields) for e in parsed)} fields from {creds.label}", err=True)
