@@ -49,9 +49,14 @@ class LazyGroup(click.Group):
 def cli(verbose: int) -> None:
     """From a ShotGrid schema to ORM classes, raw tables, a loader and a dbt project."""
     level = logging.WARNING - 10 * min(verbose, 2)
+    # The handler's own level holds the verbosity: a library that lowers its logger's level (Alembic's
+    # fileConfig sets 'alembic' to INFO) must not get its records printed past -v.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     # force: in-process callers (tests, notebooks) invoke the CLI repeatedly with a different sys.stderr each
     # time; a handler bound to the first one would write to a closed stream afterwards.
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
+    logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
 def main(argv: list[str] | None = None) -> Any:
