@@ -117,18 +117,26 @@ def _no_progress(entity: str, event: str, count: int) -> None:
     pass
 
 
-def prepare(engine: sa.Engine, layout: RawLayout, raw_schema: str | None) -> sa.MetaData:
-    """Create the raw schema, any missing raw tables and the sync table (existing ones are left alone)."""
+def _db_error(entity: str, exc: BaseException) -> LoadError:
+    """A database failure as one line: drivers' messages run on over many lines of context."""
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return LoadError(f"entity {entity!r}: database error: {type(exc).__name__}: {first}")
+
+
+def prepare(engine: sa.Engine, layout: RawLayout, schema: str | None) -> tuple[sa.MetaData, sa.Table]:
+    """Create the raw schema, any missing raw tables and the sync table (existing ones are left alone).
+
+    Returns the metadata of the raw tables and the sync table.
+    """
     from sg2dbt.project.rawdb import create_raw_tables
 
-    schema = None if engine.dialect.name == "sqlite" else raw_schema
     metadata = create_raw_tables(layout, engine, schema)
-    sync.sync_table(metadata, schema)
+    state_table = sync.sync_table(metadata, schema)
     try:
         metadata.create_all(engine)
     except sa.exc.SQLAlchemyError as exc:
         raise LoadError(f"cannot create the sync table: {str(exc).splitlines()[0]}") from None
-    return metadata
+    return metadata, state_table
 
 
 class _EntityLoad:
@@ -145,7 +153,7 @@ class _EntityLoad:
         self.progress = progress
         self.conv = RowConverter(raw, json_as_text=json_as_text(conn.dialect))
         self.writer: Writer = writer_for(conn, table, self.conv.columns)
-        self.fields = [f for f in self.conv.fields]
+        self.fields = list(self.conv.fields)
         self.loaded_at = dt.datetime.now(UTC)
         updated = raw.fields.get("updated_at")
         self.updated_idx = (self.conv.columns.index(updated.column(Role.VALUE))
@@ -216,8 +224,7 @@ class _EntityLoad:
             found = self.conv.explain(rec)
             if found is not None:
                 return found
-        return LoadError(f"entity {self.entity!r}: database error: {type(exc).__name__}: "
-                         f"{(str(exc).strip().splitlines() or [''])[0][:300]}")
+        return _db_error(self.entity, exc)
 
     def _full(self, result: EntityResult) -> None:
         self.writer.delete_all()
@@ -252,8 +259,7 @@ class _EntityLoad:
         except Exception as exc:
             if not passed:
                 raise
-            raise LoadError(f"entity {self.entity!r}: database error: {type(exc).__name__}: "
-                            f"{(str(exc).strip().splitlines() or [''])[0][:300]}") from None
+            raise _db_error(self.entity, exc) from None
 
     def _reconcile_retired(self, flagged: set[int], result: EntityResult) -> None:
         """Compare the site's retired ids with the rows flagged retired; fetch only the differences.
@@ -292,15 +298,13 @@ def load(engine: sa.Engine, layout: RawLayout, source: Source, options: LoadOpti
     """
     options = options or LoadOptions()
     raw_schema = None if engine.dialect.name == "sqlite" else options.raw_schema
-    metadata = prepare(engine, layout, raw_schema)
+    metadata, state_table = prepare(engine, layout, raw_schema)
     require_no_drift(layout, engine, raw_schema)  # columns the schema gained or retyped: name the fix
-    state_table = sync.sync_table(metadata, raw_schema)
     sa_tables = {t.info["sg_entity"]: t for t in metadata.tables.values() if "sg_entity" in t.info}
     summary = LoadSummary(source=source.label, started_at=dt.datetime.now(UTC).isoformat())
     t0 = time.perf_counter()
     # SQLite has one writer at a time: parallel workers would only wait on its lock.
     workers = 1 if engine.dialect.name == "sqlite" else max(1, options.workers)
-    lock = threading.Lock()
 
     def one(raw: RawTable) -> EntityResult:
         result = EntityResult(entity=raw.entity.name, table=raw.name)
@@ -314,8 +318,7 @@ def load(engine: sa.Engine, layout: RawLayout, source: Source, options: LoadOpti
             result.error = str(exc)
         except sa.exc.SQLAlchemyError as exc:
             cause = getattr(exc, "orig", None) or exc
-            result.error = (f"entity {raw.entity.name!r}: database error: {type(cause).__name__}: "
-                            f"{(str(cause).strip().splitlines() or [''])[0][:300]}")
+            result.error = str(_db_error(raw.entity.name, cause))
         result.seconds = time.perf_counter() - started
         if result.error:
             log.info("%s", result.error)   # the caller reports failures (the CLI: one line each)
@@ -324,9 +327,8 @@ def load(engine: sa.Engine, layout: RawLayout, source: Source, options: LoadOpti
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sg2dbt-load") as pool:
         futures = [pool.submit(one, raw) for raw in layout]
-        for fut in as_completed(futures):
-            with lock:
-                summary.entities.append(fut.result())
+        for fut in as_completed(futures):   # collected on this thread alone: no lock needed
+            summary.entities.append(fut.result())
     summary.entities.sort(key=lambda e: e.entity)
     summary.seconds = time.perf_counter() - t0
     return summary

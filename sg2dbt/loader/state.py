@@ -31,9 +31,7 @@ class SyncState:
 
 
 def sync_table(metadata: sa.MetaData, schema: str | None) -> sa.Table:
-    existing = metadata.tables.get(f"{schema}.{SYNC_TABLE}" if schema else SYNC_TABLE)
-    if existing is not None:
-        return existing
+    """The sync table, defined on ``metadata``: once per MetaData (SQLAlchemy refuses a second definition)."""
     return sa.Table(
         SYNC_TABLE, metadata,
         sa.Column("entity", sa.String(255), primary_key=True),
