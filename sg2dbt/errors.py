@@ -30,7 +30,7 @@ class SchemaError(Sg2dbtError):
             where.append(f"entity {entity!r}")
         if field is not None:
             where.append(f"field {field!r}")
-        super().__init__(f"{': '.join([', '.join(where), message]) if where else message}")
+        super().__init__(f"{', '.join(where)}: {message}" if where else message)
 
 
 class NamingError(Sg2dbtError):
