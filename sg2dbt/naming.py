@@ -101,8 +101,7 @@ def link_type(field_column: str) -> str:
 
 def class_name(entity: str) -> str:
     """The ORM class name: the API name wherever Python allows it."""
-    name = entity if entity.isascii() else re.sub(r"[^0-9A-Za-z_]", "_", entity)
-    name = re.sub(r"[^0-9A-Za-z_]", "_", name)
+    name = re.sub(r"[^0-9A-Za-z_]", "_", entity)
     if not name or name[0].isdigit():
         name = f"E_{name}"
     if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in MODULE_NAMES or name.startswith("__"):
