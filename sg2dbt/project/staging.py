@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from sg2dbt import naming
 from sg2dbt.errors import NamingError
 from sg2dbt.layout import RawColumn, RawField, RawLayout, RawTable, Role
+from sg2dbt.model import Field
 from sg2dbt.project.options import ProjectOptions
 from sg2dbt.typemap import Logical, Shape
 
@@ -137,10 +138,17 @@ def _cast(c: RawColumn) -> str:
     return quote(c.name) if cast is None else f"cast({quote(c.name)} as {cast})"
 
 
+def field_text(f: Field, what: str) -> str:
+    """``Display name (what). Description``: one wording for a field's raw and staging columns, so the
+    sources file and the staging models describe the same field alike."""
+    text = f"{f.display_name or f.name} ({what})."
+    description = f.description.strip()
+    return f"{text} {description}" if description else text
+
+
 def _describe(rf: RawField, what: str = "") -> str:
     f = rf.field
-    text = f"{f.display_name or f.name} ({f.data_type}{', ' + what if what else ''})."
-    return f"{text} {f.description.strip()}" if f.description.strip() else text
+    return field_text(f, f"{f.data_type}, {what}" if what else f.data_type)
 
 
 class _Names:
