@@ -39,7 +39,7 @@ from alembic.operations import Operations
 from alembic.operations import ops as alembic_ops
 
 from sg2dbt.errors import DriftError, MigrationError
-from sg2dbt.layout import LOADED_AT_COLUMN, RETIRED_COLUMN, RawLayout
+from sg2dbt.layout import LOADED_AT_COLUMN, RETIRED_COLUMN, RawLayout, plan
 from sg2dbt.metadata import build_metadata
 from sg2dbt.model import Schema
 
@@ -70,8 +70,6 @@ class DuckDBImpl(DefaultImpl):
 
 def target_metadata(schema: Schema, raw_schema: str | None) -> sa.MetaData:
     """The raw tables a schema asks for: what every comparison here compares against."""
-    from sg2dbt.layout import plan
-
     return build_metadata(plan(schema), raw_schema)
 
 
