@@ -73,9 +73,12 @@ def target_metadata(schema: Schema, raw_schema: str | None) -> sa.MetaData:
     return build_metadata(plan(schema), raw_schema)
 
 
-def is_raw_table(table: sa.Table) -> bool:
-    """A table sg2dbt made: it has the bookkeeping columns and is not one of the loader's state tables."""
-    return not table.name.startswith(STATE_TABLE_PREFIX) and set(table.c.keys()) >= BOOKKEEPING_COLUMNS
+def is_raw_table(name: str, columns: Iterable[str]) -> bool:
+    """A table sg2dbt made: it has the bookkeeping columns and is not one of the loader's state tables.
+
+    Only such a table may be dropped: the raw schema can also hold a user's own tables.
+    """
+    return not name.startswith(STATE_TABLE_PREFIX) and set(columns) >= BOOKKEEPING_COLUMNS
 
 
 def context_options(raw_schema: str | None) -> dict[str, Any]:
@@ -90,7 +93,7 @@ def context_options(raw_schema: str | None) -> dict[str, Any]:
 
     def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
         if type_ == "table" and reflected and compare_to is None:
-            return is_raw_table(obj)        # only drop tables that sg2dbt created
+            return is_raw_table(obj.name, obj.c.keys())     # only drop tables that sg2dbt created
         # Indexes and constraints the loader or a user added are not drift.
         return not (type_ in ("index", "unique_constraint", "foreign_key_constraint") and compare_to is None)
 
@@ -217,9 +220,7 @@ def catalog_operations(connection: sa.Connection, metadata: sa.MetaData,
                 for name in have if name not in table.c]
     known = {t.name for t in metadata.tables.values()}
     for name, columns in sorted(existing.items()):
-        if name in known or name in views or name.startswith(STATE_TABLE_PREFIX) or name == "alembic_version":
-            continue
-        if set(columns) >= BOOKKEEPING_COLUMNS:
+        if name not in known and name not in views and name != "alembic_version" and is_raw_table(name, columns):
             out.append(alembic_ops.DropTableOp(name, schema=raw_schema))
     return out
 
