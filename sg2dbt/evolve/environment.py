@@ -20,8 +20,13 @@ import sqlalchemy as sa
 from alembic.operations import ops as alembic_ops
 
 from sg2dbt.errors import MigrationError
-from sg2dbt.evolve import migrate as migrate_ops
-from sg2dbt.evolve.migrate import catalog_operations, context_options, target_metadata
+from sg2dbt.evolve.migrate import (
+    catalog_operations,
+    context_options,
+    flatten,
+    strip_autoincrement,
+    target_metadata,
+)
 from sg2dbt.sources import from_path
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -86,11 +91,10 @@ def _duckdb_autogenerate(metadata: sa.MetaData, raw_schema: str | None) -> Any:
 
 
 def _drop_autoincrement(context: Any, revision: Any, directives: list[Any]) -> None:
-    """Autogenerate writes ``autoincrement=False`` into alter_column for MySQL's sake; elsewhere it warns."""
+    """A revision's operations without the MySQL-only ``autoincrement`` argument (:func:`strip_autoincrement`)."""
     for ops_ in (directives[0].upgrade_ops, directives[0].downgrade_ops):
-        for op in migrate_ops.flatten(ops_.ops):
-            if isinstance(op, alembic_ops.AlterColumnOp):
-                op.kw.pop("autoincrement", None)
+        for op in flatten(ops_.ops):
+            strip_autoincrement(op)
 
 
 def run_migrations(context: Any) -> None:

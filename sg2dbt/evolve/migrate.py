@@ -253,10 +253,16 @@ def _dependent_views(connection: sa.Connection, change: Change) -> list[str]:
     return [f'"{s}"."{v}"' for s, v in connection.execute(sa.text(sql), params)]
 
 
+def strip_autoincrement(op: alembic_ops.MigrateOperation) -> None:
+    """Autogenerate writes ``autoincrement=False`` into alter_column for MySQL's sake; other dialects warn."""
+    if isinstance(op, alembic_ops.AlterColumnOp):
+        op.kw.pop("autoincrement", None)
+
+
 def _invoke(operations: Operations, connection: sa.Connection, change: Change) -> None:
     op = change.op
-    if isinstance(op, alembic_ops.AlterColumnOp) and connection.dialect.name != "mysql":
-        op.kw.pop("autoincrement", None)    # autogenerate sets it for MySQL's sake; others warn about it
+    if connection.dialect.name != "mysql":
+        strip_autoincrement(op)
     if isinstance(op, alembic_ops.AlterColumnOp) and connection.dialect.name == "postgresql":
         column = connection.dialect.identifier_preparer.quote(op.column_name)
         op.kw["postgresql_using"] = f"{column}::{_type_name(op.modify_type, connection.dialect)}"
