@@ -343,6 +343,12 @@ def drift(layout: RawLayout, engine: sa.Engine, raw_schema: str | None) -> list[
         return compare(connection, metadata, raw_schema)
 
 
+def _fix_command(raw_schema: str | None, destructive: bool) -> str:
+    """The ``sg2dbt migrate`` command line that brings the raw tables in line (both drift reports name it)."""
+    where = f" --raw-schema {raw_schema}" if raw_schema else ""
+    return f"sg2dbt migrate --schema <schema file> --db <url>{where}{' --allow-destructive' if destructive else ''}"
+
+
 def check_drift(layout: RawLayout, engine: sa.Engine, raw_schema: str | None) -> list[str]:
     """One line per difference between the schema's raw tables and the database, naming the command that
     fixes it; empty when they match.
@@ -352,9 +358,7 @@ def check_drift(layout: RawLayout, engine: sa.Engine, raw_schema: str | None) ->
     through a load. Missing tables and columns and changed types break a load; a column or table the schema
     no longer has does not (the loader does not write it), but is listed so that nobody is surprised.
     """
-    where = f" --raw-schema {raw_schema}" if raw_schema else ""
-    fix = f"sg2dbt migrate --schema <schema file> --db <url>{where}"
-    return [f"{c.description}: run `{fix}{' --allow-destructive' if c.destructive else ''}`"
+    return [f"{c.description}: run `{_fix_command(raw_schema, c.destructive)}`"
             for c in drift(layout, engine, raw_schema)]
 
 
@@ -365,8 +369,6 @@ def require_no_drift(layout: RawLayout, engine: sa.Engine, raw_schema: str | Non
     """
     blocking = [c for c in drift(layout, engine, raw_schema) if c.blocks_load]
     if blocking:
-        where = f" --raw-schema {raw_schema}" if raw_schema else ""
-        destructive = " --allow-destructive" if any(c.destructive for c in blocking) else ""
+        fix = _fix_command(raw_schema, any(c.destructive for c in blocking))
         raise DriftError(f"the database does not match the schema: "
-                         f"{'; '.join(c.description for c in blocking)}. Run "
-                         f"`sg2dbt migrate --schema <schema file> --db <url>{where}{destructive}` first")
+                         f"{'; '.join(c.description for c in blocking)}. Run `{fix}` first")
