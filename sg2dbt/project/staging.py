@@ -16,6 +16,7 @@ Everything the templates and YAML writers print comes from here, and every name 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -126,9 +127,7 @@ def _stems(layout: RawLayout, by_display: bool) -> dict[str, str]:
     if not by_display:
         return {t.entity.name: t.name for t in layout}
     wanted = {t.entity.name: naming.display_stem(t.entity.display_name) for t in layout}
-    counts: dict[str, int] = {}
-    for stem in wanted.values():
-        counts[stem] = counts.get(stem, 0) + 1
+    counts = Counter(wanted.values())
     return {t.entity.name: wanted[t.entity.name] if counts[wanted[t.entity.name]] == 1 else t.name
             for t in layout}
 
