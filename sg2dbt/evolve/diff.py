@@ -31,6 +31,11 @@ class Kind(enum.Enum):
     REMOVED = "removed"
     CHANGED = "changed"
 
+    @property
+    def sign(self) -> str:
+        """The mark that starts an entity or field line of the report, as in a unified diff."""
+        return {Kind.ADDED: "+", Kind.REMOVED: "-", Kind.CHANGED: "~"}[self]
+
 
 @dataclass(frozen=True)
 class ColumnChange:
@@ -91,10 +96,9 @@ class FieldChange:
     columns: tuple[ColumnChange, ...] = ()
 
     def describe(self) -> str:
-        sign = {Kind.ADDED: "+", Kind.REMOVED: "-", Kind.CHANGED: "~"}[self.kind]
         what = [p.describe() for p in self.properties] or (
             [f"{self.kind.value} ({self.data_type})"] if self.kind is not Kind.CHANGED else ["columns moved"])
-        text = f"{sign} field {self.entity}.{self.field}: {'; '.join(what)}"
+        text = f"{self.kind.sign} field {self.entity}.{self.field}: {'; '.join(what)}"
         return _with_columns(text, self.columns)
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,13 +117,12 @@ class EntityChange:
     columns: tuple[ColumnChange, ...] = ()
 
     def describe(self) -> str:
-        sign = {Kind.ADDED: "+", Kind.REMOVED: "-", Kind.CHANGED: "~"}[self.kind]
         if self.kind is Kind.ADDED:
-            return (f"{sign} entity {self.entity} ({self.display_name!r}): new table {self.table} "
+            return (f"{self.kind.sign} entity {self.entity} ({self.display_name!r}): new table {self.table} "
                     f"({len(self.columns)} columns)")
         if self.kind is Kind.REMOVED:
-            return f"{sign} entity {self.entity}: table {self.table} is no longer in the schema"
-        return f"{sign} entity {self.entity}: {'; '.join(p.describe() for p in self.properties)}"
+            return f"{self.kind.sign} entity {self.entity}: table {self.table} is no longer in the schema"
+        return f"{self.kind.sign} entity {self.entity}: {'; '.join(p.describe() for p in self.properties)}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"entity": self.entity, "change": self.kind.value, "table": self.table,
