@@ -152,7 +152,7 @@ class SchemaDiff:
         return [c.describe() for c in self.entities] + [c.describe() for c in self.fields]
 
     def to_dict(self) -> dict[str, Any]:
-        def count(changes: Iterable[EntityChange | FieldChange], kind: Kind) -> int:
+        def count(changes: Iterable[EntityChange | FieldChange | ColumnChange], kind: Kind) -> int:
             return sum(1 for c in changes if c.kind is kind)
 
         return {
@@ -161,7 +161,7 @@ class SchemaDiff:
             "summary": {
                 "entities": {k.value: count(self.entities, k) for k in Kind},
                 "fields": {k.value: count(self.fields, k) for k in Kind},
-                "columns": {k.value: sum(1 for c in self.columns if c.kind is k) for k in Kind},
+                "columns": {k.value: count(self.columns, k) for k in Kind},
                 "destructive_columns": len(self.destructive),
             },
             "entities": [c.to_dict() for c in self.entities],
