@@ -17,7 +17,7 @@ def demo(workdir: str, seed: int | None) -> None:
     from rich.console import Console
 
     from sg2dbt.demo.generate import DEFAULT_SEED
-    from sg2dbt.demo.run import run_demo
+    from sg2dbt.demo.run import DB_FILE, MODEL_SCHEMA, PROJECT_DIR, RAW_SCHEMA, run_demo
 
     console = Console(log_path=False)
     with console.status("starting") as status:
@@ -29,11 +29,11 @@ def demo(workdir: str, seed: int | None) -> None:
     for table in result.report.tables():
         console.print(table)
     nodes = ", ".join(f"{n} {status}" for status, n in sorted(result.dbt_counts.items()))
-    project, warehouse = Path(workdir) / "project", Path(workdir) / "studio.duckdb"
+    project, warehouse = Path(workdir) / PROJECT_DIR, Path(workdir) / DB_FILE
     console.print(
         f"Loaded {sum(result.loaded.values()):,} records into {len(result.loaded)} raw tables.\n"
         f"dbt build: {nodes}.\n"
         f"Done in {result.seconds:.0f} s. The dbt project is {project}, the warehouse {warehouse}\n"
-        f"(raw tables in schema shotgrid_raw, models in analytics). Try:\n"
+        f"(raw tables in schema {RAW_SCHEMA}, models in {MODEL_SCHEMA}). Try:\n"
         f"  dbt docs generate --project-dir {project} --profiles-dir {project}",
         highlight=False, soft_wrap=True)

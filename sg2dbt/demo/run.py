@@ -31,7 +31,7 @@ from sg2dbt.model import Schema
 
 MARTS = ("shot_progress_by_sequence", "shot_progress_by_episode", "task_time_vs_bid")
 DUMP_DIR, PROJECT_DIR, DB_FILE = "dump", "project", "studio.duckdb"
-RAW_SCHEMA = "shotgrid_raw"
+RAW_SCHEMA, MODEL_SCHEMA = "shotgrid_raw", "analytics"
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def run_dbt(project_dir: Path, db_path: Path) -> tuple[dict[str, str], dict[str,
 
     args = ["build", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir), "--target", "duckdb",
             "--quiet"]
-    with _env(SG2DBT_TARGET="duckdb", SG2DBT_DUCKDB_PATH=str(db_path), SG2DBT_SCHEMA="analytics",
+    with _env(SG2DBT_TARGET="duckdb", SG2DBT_DUCKDB_PATH=str(db_path), SG2DBT_SCHEMA=MODEL_SCHEMA,
               SG2DBT_RAW_SCHEMA=RAW_SCHEMA):
         res = dbtRunner().invoke(args)
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
