@@ -18,6 +18,7 @@ import contextlib
 import os
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,9 +123,7 @@ def run_dbt(project_dir: Path, db_path: Path) -> tuple[dict[str, str], dict[str,
     if not res.success or failed:
         detail = "; ".join(failed[:5]) or str(res.exception or "see the dbt output above")
         raise Sg2dbtError(f"dbt build failed in {project_dir}: {detail}")
-    counts: dict[str, int] = {}
-    for r in results:
-        counts[str(r.status)] = counts.get(str(r.status), 0) + 1
+    counts = dict(Counter(str(r.status) for r in results))
     relations = {r.node.name: r.node.relation_name for r in results
                  if r.node.resource_type == "model" and r.node.relation_name}
     missing = [m for m in MARTS if m not in relations]
