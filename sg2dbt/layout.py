@@ -56,6 +56,14 @@ class RawColumn:
         """Whether SQL must quote this name (reserved word)."""
         return naming.is_reserved(self.name)
 
+    @property
+    def doc(self) -> str | None:
+        """The column's doc in the ORM and the standalone module, which must agree: the SG description, else the
+        display name; None for bookkeeping columns and for fields with neither."""
+        if self.field is None:
+            return None
+        return self.field.description or self.field.display_name or None
+
 
 @dataclass(frozen=True)
 class RawField:
@@ -83,6 +91,11 @@ class RawTable:
     class_name: str
     fields: Mapping[str, RawField]
     columns: tuple[RawColumn, ...]
+
+    @property
+    def quoted(self) -> bool:
+        """Whether SQL must quote the table name (reserved word)."""
+        return naming.is_reserved(self.name)
 
     @property
     def omitted(self) -> tuple[Field, ...]:

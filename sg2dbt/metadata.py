@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from sqlalchemy import Column, MetaData, Table
 
-from sg2dbt import naming
 from sg2dbt.layout import RawLayout, RawTable, Role
 
 
@@ -20,7 +19,7 @@ def table(layout_table: RawTable, metadata: MetaData, schema: str | None = None)
             primary_key=c.role is Role.ID,
             autoincrement=False,
             nullable=c.role is not Role.ID,
-            doc=(c.field.description or c.field.display_name) if c.field is not None else None,
+            doc=c.doc,
             quote=True if c.quoted else None,
         )
         for c in layout_table.columns
@@ -28,7 +27,7 @@ def table(layout_table: RawTable, metadata: MetaData, schema: str | None = None)
     # Quote names reserved on ANY supported database, not only on the dialect at hand: SQLite's list in
     # SQLAlchemy lacks ``returning``, DuckDB's lacks ``pivot``, and one DDL file serves every target.
     return Table(layout_table.name, metadata, *columns, schema=schema,
-                 quote=True if naming.is_reserved(layout_table.name) else None,
+                 quote=True if layout_table.quoted else None,
                  info={"sg_entity": layout_table.entity.name})
 
 

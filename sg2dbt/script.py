@@ -14,7 +14,6 @@ from typing import Any
 
 import jinja2
 
-from sg2dbt import naming
 from sg2dbt.layout import RawLayout, Role
 from sg2dbt.output import write_text
 from sg2dbt.typemap import python_code
@@ -42,15 +41,14 @@ def _context(layout: RawLayout) -> dict[str, Any]:
         cols = []
         for c in t.columns:
             annotation, type_expr = python_code(c.logical)
-            doc = (c.field.description or c.field.display_name) if c.field is not None else None
             cols.append({"name": c.name, "attr": c.attr, "annotation": annotation, "type": type_expr,
-                         "pk": c.role is Role.ID, "doc": doc or None, "quote": c.quoted})
+                         "pk": c.role is Role.ID, "doc": c.doc, "quote": c.quoted})
         doc = t.entity.display_name
         omitted = [f.name for f in t.omitted]
         if omitted:
             doc += f" (no column for {', '.join(omitted)}: pivot columns cannot be read through the API)"
         tables.append({"class_name": t.class_name, "name": t.name, "entity": t.entity.name, "doc": doc,
-                       "quote": naming.is_reserved(t.name), "columns": cols})
+                       "quote": t.quoted, "columns": cols})
     return {"tables": tables, "source": os.path.basename(layout.schema.source)}
 
 
