@@ -41,6 +41,13 @@ def redact(text: str) -> str:
     return text
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message, redacted and cut to 200 characters: site errors become one-line
+    messages, and a dependency's message may repeat a request that carried the key."""
+    text = redact(str(exc)).strip()
+    return text.splitlines()[0][:200] if text else ""
+
+
 class RedactingFilter(logging.Filter):
     """Rewrites log records so a registered secret never reaches a handler (dependencies log too)."""
 
@@ -144,5 +151,4 @@ def connect(creds: Credentials, env: Mapping[str, str] | None = None) -> Any:
         sg.config.timeout_secs = timeout
         return sg
     except Exception as exc:  # noqa: BLE001 - shotgun_api3 raises ValueError, ShotgunError, ...
-        raise CredentialsError(f"cannot connect to {creds.label}: {redact(str(exc)).splitlines()[0][:200]}") \
-            from None
+        raise CredentialsError(f"cannot connect to {creds.label}: {first_line(exc)}") from None

@@ -22,7 +22,7 @@ def schema() -> None:
 def dump(out: str, **site: Any) -> None:
     """Write the site's schema (schema_read + schema_entity_read, two calls) as the seed's JSON format."""
     from sg2dbt import sources
-    from sg2dbt.connect import connect, redact
+    from sg2dbt.connect import connect, first_line
     from sg2dbt.errors import LoadError
     from sg2dbt.output import write_text
 
@@ -32,8 +32,8 @@ def dump(out: str, **site: Any) -> None:
         fields = sg.schema_read()
         entities = sg.schema_entity_read()
     except Exception as exc:  # noqa: BLE001 - any site failure is reported the same way, without secrets
-        raise LoadError(f"{creds.label}: cannot read the schema: {type(exc).__name__}: "
-                        f"{redact(str(exc)).splitlines()[0][:200] if str(exc) else ''}") from None
+        raise LoadError(f"{creds.label}: cannot read the schema: {type(exc).__name__}: {first_line(exc)}") \
+            from None
     doc = {name: {"name": entities.get(name, {}).get("name", {"value": name}), "fields": specs}
            for name, specs in sorted(fields.items())}
     parsed = sources.from_dict(doc, source=creds.label)   # refuse a schema the other commands could not read

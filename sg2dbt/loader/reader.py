@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from sg2dbt.connect import redact
+from sg2dbt.connect import first_line
 from sg2dbt.errors import LoadError
 from sg2dbt.loader.convert import Record, to_utc
 
@@ -112,7 +112,7 @@ class SiteSource:
                                     f"or login and password)") from None
                 if not _is_transient(exc) or attempt == self.retry.attempts:
                     raise LoadError(f"{self.label}: find {entity} failed after {attempt} attempt(s): "
-                                    f"{type(exc).__name__}: {_first_line(exc)}") from None
+                                    f"{type(exc).__name__}: {first_line(exc)}") from None
                 wait = self.retry.delay(attempt)
                 log.warning("%s: find %s: %s, retrying in %.1fs (attempt %d of %d)", self.label, entity,
                             type(exc).__name__, wait, attempt, self.retry.attempts)
@@ -142,11 +142,6 @@ class SiteSource:
 
     def by_ids(self, entity: str, fields: list[str], ids: list[int], *, retired: bool) -> list[Record]:
         return self._find(entity, [["id", "in", ids]], fields, retired_only=retired)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = redact(str(exc)).strip()
-    return text.splitlines()[0][:200] if text else ""
 
 
 class DumpSource:
