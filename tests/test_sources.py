@@ -187,7 +187,7 @@ def test_credentials_reach_the_connection(monkeypatch: pytest.MonkeyPatch,
     [
         (SchemaType.SG_SCRIPT, {"url": "https://site.example", "script_name": "etl"}, "api_key"),
         (SchemaType.SG_USER, {"url": "https://site.example", "login": "jane"}, "password"),
-        (SchemaType.SG_SCRIPT, {"script_name": "etl", "api_key": "k"}, "url"),
+        (SchemaType.SG_SCRIPT, {"script_name": "etl", "api_key": "k3y"}, "url"),
         (SchemaType.SG_SCRIPT, "https://site.example", "dict"),
     ],
     ids=["script-without-key", "user-without-password", "no-url", "not-a-dict"],
