@@ -93,7 +93,6 @@ class Bridge:
 @dataclass(frozen=True)
 class StagingModel:
     name: str
-    stem: str
     key: str
     table: RawTable
     columns: tuple[Column, ...] = ()
@@ -238,7 +237,7 @@ def plan(layout: RawLayout, options: ProjectOptions) -> StagingPlan:
                 bridges.append(Bridge(bridge, t, rf, owner_key))
         loaded = next(c for c in t.columns if c.role is Role.LOADED_AT)
         columns.append(Column(loaded.name, _cast(loaded), "When sg2dbt last wrote this row (UTC)."))
-        built[e] = StagingModel(models[e], stems[e], keys[e], t, tuple(columns), tuple(bridges))
+        built[e] = StagingModel(models[e], keys[e], t, tuple(columns), tuple(bridges))
         for name in (models[e], *(b.name for b in bridges)):
             if name in seen:
                 raise NamingError(f"dbt models of {seen[name]!r} and {e!r} are both named {name!r}")
