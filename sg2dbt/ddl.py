@@ -26,8 +26,8 @@ def create_statements(metadata: MetaData, dialect_name: str, *, create_schema: b
     """The whole DDL script: the schema (where the dialect has schemas), then one CREATE TABLE per entity."""
     d = dialect(dialect_name)
     out: list[str] = []
-    schemas = sorted({t.schema for t in metadata.sorted_tables if t.schema})
-    if create_schema and dialect_name not in ("sqlite",):
+    schemas = sorted({t.schema for t in metadata.tables.values() if t.schema})
+    if create_schema and dialect_name != "sqlite":
         out += [f"{str(CreateSchema(s, if_not_exists=True).compile(dialect=d)).strip()};" for s in schemas]
     for t in sorted(metadata.tables.values(), key=lambda t: t.name):
         out.append(f"{str(CreateTable(t, if_not_exists=True).compile(dialect=d)).strip()};")
