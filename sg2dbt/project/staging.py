@@ -38,7 +38,7 @@ CAST_TYPES: Mapping[Logical, str] = {
     Logical.TIMESTAMPTZ: "timestamp with time zone",
 }
 
-BRIDGE_COLUMNS = ("link_position", "linked_type", "linked_id")
+BRIDGE_COLUMNS = frozenset({"link_position", "linked_type", "linked_id"})
 
 
 def quote(name: str) -> str:
@@ -224,6 +224,7 @@ def plan(layout: RawLayout, options: ProjectOptions) -> StagingPlan:
         columns = [Column(keys[e], "cast(id as bigint)",
                           f"{t.entity.display_name} id in ShotGrid (the {e} entity's id).")]
         bridges = []
+        owner_key = naming.disambiguate(keys[e], BRIDGE_COLUMNS)  # the same in every bridge of the entity
         for rf in t.fields.values():
             if rf.field.name == "id" or not rf.columns:
                 continue
@@ -232,7 +233,6 @@ def plan(layout: RawLayout, options: ProjectOptions) -> StagingPlan:
             elif rf.shape is Shape.ENTITY:
                 columns.extend(_link(rf, names[e], stems, keys, models))
             else:
-                owner_key = naming.disambiguate(keys[e], frozenset(BRIDGE_COLUMNS))
                 bridge = naming.bridge_model(options.source_name, stems[e], naming.normalize(rf.field.name))
                 bridges.append(Bridge(bridge, t, rf, owner_key))
         loaded = next(c for c in t.columns if c.role is Role.LOADED_AT)
