@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import os
 from pathlib import Path
-from typing import Any
 
 from sg2dbt.layout import RawTable
-from sg2dbt.loader.convert import RowConverter
+from sg2dbt.loader.convert import RowConverter, json_text
 from sg2dbt.loader.reader import SiteSource
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def write_dump(source: SiteSource, raw: RawTable, directory: Path) -> tuple[int, int]:
@@ -34,7 +25,7 @@ def write_dump(source: SiteSource, raw: RawTable, directory: Path) -> tuple[int,
         with tmp.open("w", encoding="utf-8") as fh:
             for page in source.pages(raw.entity.name, fields, retired=retired):
                 for rec in page:
-                    fh.write(json.dumps(rec, default=_default, ensure_ascii=False, separators=(",", ":")))
+                    fh.write(json_text(rec))
                     fh.write("\n")
                 n += len(page)
         os.replace(tmp, path)

@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sg2dbt.layout import RawColumn, Role
-from sg2dbt.loader.convert import Row
+from sg2dbt.loader.convert import Row, json_text
 from sg2dbt.typemap import Logical
 
 _PG_TYPES: dict[Logical, str] = {
@@ -189,11 +189,6 @@ class PostgresWriter(BulkWriter):
             self._merge_stage()
 
 
-class _IsoEncoder(json.JSONEncoder):
-    def default(self, o: Any) -> Any:
-        return o.isoformat()
-
-
 class DuckDBWriter(BulkWriter):
     """Pages go through a JSON-lines file that ``read_json`` parses in DuckDB's own (parallel) reader."""
 
@@ -206,7 +201,6 @@ class DuckDBWriter(BulkWriter):
         spec = ", ".join(f"{_sql_string(c.name)}: '{_DUCKDB_READ_TYPES[c.logical]}'" for c in self.columns)
         select = ", ".join(f"{q}::JSON" if c.logical is Logical.JSON else q
                            for c, q in zip(self.columns, self.q_columns, strict=True))
-        self._encoder = _IsoEncoder(ensure_ascii=False, separators=(",", ":"))
         fd, self._path = tempfile.mkstemp(prefix="sg2dbt-", suffix=".jsonl")
         os.close(fd)
         self._insert = (f"INSERT INTO {self.q_table} ({', '.join(self.q_columns)}) SELECT {select} "
@@ -218,12 +212,12 @@ class DuckDBWriter(BulkWriter):
     @contextlib.contextmanager
     def bulk(self, upsert: bool) -> Iterator[Callable[[list[Row]], None]]:
         """Every page of the pass goes into one file (disk, not memory), read by one statement at the end."""
-        names, encode = self._names, self._encoder.encode
+        names = self._names
         written = 0
         with open(self._path, "w", encoding="utf-8") as fh:
             def put(rows: list[Row]) -> None:
                 nonlocal written
-                fh.writelines(encode(dict(zip(names, r, strict=True))) + "\n" for r in rows)
+                fh.writelines(json_text(dict(zip(names, r, strict=True))) + "\n" for r in rows)
                 written += len(rows)
 
             yield put
