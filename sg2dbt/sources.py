@@ -146,10 +146,16 @@ def from_dict(doc: Any, *, source: str = "<memory>", entity_doc: Mapping[str, An
     return Schema.of(entities, source=source)
 
 
-def _read_json(path: str | os.PathLike[str]) -> Any:
+def _schema_file(path: str | os.PathLike[str]) -> Path:
+    """``path`` if it is a readable kind of file; a missing path or a directory is a SchemaError naming it."""
     p = Path(path)
     if not p.is_file():
         raise SchemaError("schema file not found" if not p.exists() else "not a file", source=str(p))
+    return p
+
+
+def _read_json(path: str | os.PathLike[str]) -> Any:
+    p = _schema_file(path)
     try:
         # utf-8-sig: files saved by Windows editors start with a byte-order mark.
         text = p.read_text(encoding="utf-8-sig")
@@ -194,9 +200,7 @@ def from_mockgun_pickles(schema_path: str | os.PathLike[str], entity_path: str |
     """Read the pickle pair that ``shotgun_api3.lib.mockgun.generate_schema`` writes (trusted local files)."""
     docs = []
     for path in (schema_path, entity_path):
-        p = Path(path)
-        if not p.is_file():
-            raise SchemaError("schema file not found", source=str(p))
+        p = _schema_file(path)
         try:
             with p.open("rb") as fh:
                 docs.append(pickle.load(fh))
