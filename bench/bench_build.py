@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,7 @@ def clone_schema(doc: dict[str, Any], copies: int) -> dict[str, Any]:
     return out
 
 
-def timed(cmd: Sequence[str], repeats: int, before: Any = None) -> list[float]:
+def timed(cmd: Sequence[str], repeats: int, before: Callable[[], None] | None = None) -> list[float]:
     times = []
     for _ in range(repeats):
         if before is not None:
@@ -70,7 +70,7 @@ def timed(cmd: Sequence[str], repeats: int, before: Any = None) -> list[float]:
     return times
 
 
-def fresh(path: Path) -> Any:
+def fresh(path: Path) -> Callable[[], None]:
     def clear() -> None:
         if path.is_dir():
             shutil.rmtree(path)
@@ -117,7 +117,7 @@ def render(results: dict[str, Any], repeats: int, parse_repeats: int, schema_pat
     med = {label: {k: statistics.median(v) for k, v in r.items() if isinstance(v, list)}
            for label, r in results.items()}
     one, ten = med["1x"], med["10x"]
-    tasks = [k for k in one]
+    tasks = list(one)
     lines = [
         SECTION,
         "",
