@@ -20,6 +20,7 @@ REAL_SCHEMA_JSON = SHARED_DATA / "shotgun-api3-mockgun-schema.json"
 REAL_SCHEMA_PICKLE = SHARED_DATA / "shotgun-api3-mockgun-schema.pickle"
 REAL_ENTITY_PICKLE = SHARED_DATA / "shotgun-api3-mockgun-schema_entity.pickle"
 PG_URL = os.environ.get("SG2DBT_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+MARIADB_URL = os.environ.get("SG2DBT_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 
 
 @pytest.fixture(scope="session")
@@ -66,3 +67,29 @@ def pg_schema(pg_engine: sa.Engine) -> Iterator[str]:
 @pytest.fixture
 def duckdb_path(tmp_path: Path) -> Path:
     return tmp_path / "warehouse.duckdb"
+
+
+@pytest.fixture
+def mariadb_database() -> Iterator[tuple[sa.Engine, str]]:
+    """A fresh MariaDB database (MySQL's "schema") and an engine bound to it, dropped afterwards.
+
+    MariaDB is optional (not a warehouse target): without a reachable server the test skips with the reason.
+    """
+    server = sa.create_engine(MARIADB_URL)
+    try:
+        with server.connect() as conn:
+            conn.exec_driver_sql("select 1")
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means the same here
+        server.dispose()
+        pytest.skip(f"MariaDB not reachable at {MARIADB_URL}: {type(exc).__name__}")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with server.begin() as conn:
+        conn.exec_driver_sql(f"create database {name}")
+    engine = sa.create_engine(server.url.set(database=name))
+    try:
+        yield engine, name
+    finally:
+        engine.dispose()
+        with server.begin() as conn:
+            conn.exec_driver_sql(f"drop database if exists {name}")
+        server.dispose()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -18,7 +16,6 @@ from sg2dbt.errors import Sg2dbtError
 from sg2dbt.layout import RawLayout, plan
 from sg2dbt.metadata import build_metadata
 
-MYSQL_URL = "mysql+pymysql://root@127.0.0.1:3306"
 # Anything that makes the database invent ids or enforce links (ids come from SG, links dangle). Keywords are
 # upper case in compiled DDL, identifiers lower case: a table named "sequence" is fine.
 FORBIDDEN = re.compile(r"\b(SERIAL|BIGSERIAL|IDENTITY|SEQUENCE|NEXTVAL|AUTO_?INCREMENT|REFERENCES|FOREIGN)\b")
@@ -110,25 +107,6 @@ def test_ddl_runs_on_postgres(real_layout: RawLayout, pg_engine: sa.Engine, pg_s
                          "where n.nspname = :s and c.contype = 'f'"), {"s": pg_schema}).scalar() == 0
         assert q(sa.text("select count(*) from pg_constraint c join pg_namespace n on n.oid = c.connamespace "
                          "where n.nspname = :s and c.contype = 'p'"), {"s": pg_schema}).scalar() == 77
-
-
-@pytest.fixture
-def mariadb_database() -> Iterator[tuple[sa.Engine, str]]:
-    try:
-        server = sa.create_engine(MYSQL_URL)
-        with server.connect() as conn:
-            conn.execute(sa.text("select 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means the same here
-        pytest.skip(f"MariaDB/MySQL not reachable at {MYSQL_URL}: {type(exc).__name__}")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with server.begin() as conn:
-        conn.exec_driver_sql(f"create database {name}")
-    engine = sa.create_engine(f"{MYSQL_URL}/{name}")
-    yield engine, name
-    engine.dispose()
-    with server.begin() as conn:
-        conn.exec_driver_sql(f"drop database {name}")
-    server.dispose()
 
 
 def test_ddl_runs_on_mariadb(real_layout: RawLayout, mariadb_database: tuple[sa.Engine, str]) -> None:

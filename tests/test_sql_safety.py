@@ -10,9 +10,7 @@ link to an entity named ``{{ env_var('SG_API_KEY') }}`` resolves by comparing th
 from __future__ import annotations
 
 import json
-import os
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -118,35 +116,20 @@ def test_ddl_runs_on_postgresql_and_creates_exactly_the_tables(layout: RawLayout
     _check_ddl_on(pg_engine, layout, "postgresql", pg_schema)
 
 
-MARIADB_URL = os.environ.get("SG2DBT_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
-
-
-def test_ddl_runs_on_mariadb_and_creates_exactly_the_tables(layout: RawLayout) -> None:
+def test_ddl_runs_on_mariadb_and_creates_exactly_the_tables(layout: RawLayout,
+                                                            mariadb_database: tuple[sa.Engine, str]) -> None:
     """MariaDB is not a warehouse target (the DDL must only compile there), but it runs where one is reachable."""
-    engine = sa.create_engine(MARIADB_URL)
-    try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("select 1")
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means the same here
-        engine.dispose()
-        pytest.skip(f"MariaDB not reachable at {MARIADB_URL}: {type(exc).__name__}")
-    db = f"t_{uuid.uuid4().hex[:12]}"
-    try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"create database {db}")
-            conn.exec_driver_sql(f"create table {db}.x (v integer)")
-            conn.exec_driver_sql(f"insert into {db}.x values (42)")
-        with engine.begin() as conn:  # one statement per execute: MySQL drivers refuse scripts
-            for stmt in create_statements(build_metadata(layout, db), "mariadb").split(";\n\n"):
-                if stmt.strip():
-                    conn.exec_driver_sql(stmt)
-        assert tables(engine, db) == {**expected(layout), "x": {"v"}}
-        with engine.connect() as conn:
-            assert conn.exec_driver_sql(f"select v from {db}.x").scalar_one() == 42
-    finally:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"drop database if exists {db}")
-        engine.dispose()
+    engine, db = mariadb_database
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"create table {db}.x (v integer)")
+        conn.exec_driver_sql(f"insert into {db}.x values (42)")
+    with engine.begin() as conn:  # one statement per execute: MySQL drivers refuse scripts
+        for stmt in create_statements(build_metadata(layout, db), "mariadb").split(";\n\n"):
+            if stmt.strip():
+                conn.exec_driver_sql(stmt)
+    assert tables(engine, db) == {**expected(layout), "x": {"v"}}
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql(f"select v from {db}.x").scalar_one() == 42
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
