@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from sg2dbt.commands.options import F, read_schema, schema_options, site_credentials, site_options
+from sg2dbt.model import Schema
 
 DEFAULT_RAW_SCHEMA = "shotgrid_raw"   # the same default as `sg2dbt build` and `sg2dbt init-db`
 
@@ -47,7 +48,7 @@ def diff(old: str, new: str | None, entity_schema_paths: tuple[str, ...], as_jso
         raise click.exceptions.Exit(1)
 
 
-def _site_schema(site: dict[str, Any]) -> Any:
+def _site_schema(site: dict[str, Any]) -> Schema:
     """The live site's schema (two calls: schema_read and schema_entity_read); credentials as `sg2dbt load`."""
     from sg2dbt import sources
     from sg2dbt.connect import CredentialsError, connect, redact
