@@ -7,12 +7,15 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from sg2dbt.commands.options import read_schema, schema_options, site_credentials, site_options
 from sg2dbt.errors import LoadError
+
+if TYPE_CHECKING:
+    from sg2dbt.layout import RawLayout
 
 SITE_KEYS = ("site_url", "site_script", "api_key_file", "site_login", "password_file")
 SCHEMA_KEYS = ("schema_path", "entity_schema_path", "only", "ignore", "ignore_field")
@@ -22,14 +25,18 @@ def _split(opts: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     return {k: opts.pop(k) for k in keys}
 
 
-def _site_source(site: dict[str, Any], retries: int = 5, retry_delay: float = 1.0) -> Any:
+def _site_source(site: dict[str, Any], layout: RawLayout, retries: int, retry_delay: float) -> Any:
+    """The site to read, already asked one small question: bad credentials fail before any work starts."""
     from sg2dbt.connect import connect
     from sg2dbt.loader import SiteSource
     from sg2dbt.loader.reader import RetryPolicy
 
     creds = site_credentials(**site)
-    return SiteSource(lambda: connect(creds), label=creds.label,
-                      retry=RetryPolicy(attempts=retries, base_delay=retry_delay))
+    source = SiteSource(lambda: connect(creds), label=creds.label,
+                        retry=RetryPolicy(attempts=retries, base_delay=retry_delay))
+    if layout.tables:
+        source.check(next(iter(layout)).entity.name)
+    return source
 
 
 def retry_options(func: Any) -> Any:
@@ -66,12 +73,7 @@ def load(url: str, dump_dir: str | None, raw_schema: str, full_refresh: bool, wo
 
     site = _split(opts, SITE_KEYS)
     layout = plan(read_schema(**_split(opts, SCHEMA_KEYS)))
-    if dump_dir:
-        source = DumpSource(dump_dir)
-    else:
-        source = _site_source(site, retries, retry_delay)
-        if layout.tables:
-            source.check(next(iter(layout)).entity.name)
+    source = DumpSource(dump_dir) if dump_dir else _site_source(site, layout, retries, retry_delay)
     engine = create_engine(url)
     options = LoadOptions(raw_schema=raw_schema or None, full_refresh=full_refresh, workers=workers,
                           overlap=dt.timedelta(seconds=overlap))
@@ -112,9 +114,7 @@ def dump(out: str, quiet: bool, retries: int, retry_delay: float, **opts: Any) -
 
     site = _split(opts, SITE_KEYS)
     layout = plan(read_schema(**_split(opts, SCHEMA_KEYS)))
-    source = _site_source(site, retries, retry_delay)
-    if layout.tables:
-        source.check(next(iter(layout)).entity.name)
+    source = _site_source(site, layout, retries, retry_delay)
     directory = Path(out)
     directory.mkdir(parents=True, exist_ok=True)
     for raw in layout:

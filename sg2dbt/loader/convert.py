@@ -220,10 +220,6 @@ class RowConverter:
         self._values: Callable[[Record], tuple[Any, ...]] = (
             getter if len(self.fields) > 1 else lambda r: (getter(r),))
 
-    @property
-    def column_names(self) -> list[str]:
-        return [c.name for c in self.columns]
-
     def row(self, record: Record, retired: bool, loaded_at: dt.datetime) -> Row:
         try:
             try:
