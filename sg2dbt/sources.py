@@ -140,7 +140,7 @@ def from_dict(doc: Any, *, source: str = "<memory>", entity_doc: Mapping[str, An
         if not any(f.name == "id" for f in fields):
             # Every SG entity has an id; a dump without it is still loadable, the raw layer adds the key.
             fields.append(Field(entity=name, name="id", data_type="number", display_name="Id"))
-        entities.append(Entity.of(name, display or name, fields))
+        entities.append(Entity.of(name, display, fields))
     if not entities:
         raise SchemaError("schema holds no entities", source=source)
     return Schema.of(entities, source=source)
