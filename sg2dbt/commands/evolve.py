@@ -51,7 +51,7 @@ def diff(old: str, new: str | None, entity_schema_paths: tuple[str, ...], as_jso
 def _site_schema(site: dict[str, Any]) -> Schema:
     """The live site's schema (two calls: schema_read and schema_entity_read); credentials as `sg2dbt load`."""
     from sg2dbt import sources
-    from sg2dbt.connect import CredentialsError, connect, redact
+    from sg2dbt.connect import CredentialsError, connect, first_line
     from sg2dbt.errors import Sg2dbtError
 
     creds = site_credentials(**site)
@@ -61,7 +61,7 @@ def _site_schema(site: dict[str, Any]) -> Schema:
         raise
     except Exception as exc:  # noqa: BLE001 - any site failure is reported the same way, without secrets
         raise CredentialsError(f"{creds.label}: cannot read the schema: {type(exc).__name__}: "
-                               f"{redact(str(exc)).splitlines()[0][:200] if str(exc) else ''}") from None
+                               f"{first_line(exc)}") from None
 
 
 def _schema_optional(func: F) -> F:
