@@ -233,15 +233,21 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _writer_class(dialect: sa.Dialect) -> type[Writer]:
+    # COPY needs psycopg 3's cursor.copy: psycopg2 and other PostgreSQL drivers take the portable path.
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        return PostgresWriter
+    if dialect.name == "duckdb":
+        return DuckDBWriter
+    return Writer
+
+
 def writer_for(conn: sa.Connection, table: sa.Table, columns: Sequence[RawColumn]) -> Writer:
-    name = conn.dialect.name
-    if name == "postgresql" and conn.dialect.driver == "psycopg":
-        return PostgresWriter(conn, table, columns)
-    if name == "duckdb":
-        return DuckDBWriter(conn, table, columns)
-    return Writer(conn, table, columns)
+    """The fastest writer this connection's dialect and driver offer."""
+    return _writer_class(conn.dialect)(conn, table, columns)
 
 
 def json_as_text(dialect: sa.Dialect) -> bool:
-    """Whether :func:`writer_for` on this dialect takes JSON values as text (else as Python objects)."""
-    return (dialect.name == "postgresql" and dialect.driver == "psycopg") or dialect.name == "duckdb"
+    """Whether :func:`writer_for` on this dialect takes JSON values as text (else as Python objects): the
+    converter is built before the writer, and must already encode JSON the way the writer wants it."""
+    return _writer_class(dialect).json_as_text
