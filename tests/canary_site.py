@@ -15,6 +15,7 @@ Everything else is the real CLI: :func:`sg2dbt.cli.main`, as the console script 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -32,18 +33,16 @@ from tests.conftest import REAL_ENTITY_PICKLE, REAL_SCHEMA_PICKLE
 from tests.sgsite import seed_mockgun
 
 ENTITIES = ("Project", "Shot", "Asset")
-_SITE: list[Any] = []
 
 
+@functools.cache
 def _site() -> Any:
-    if not _SITE:
-        mockgun.Shotgun.set_schema_paths(str(REAL_SCHEMA_PICKLE), str(REAL_ENTITY_PICKLE))
-        sg = mockgun.Shotgun("https://canary.example.com", "canary", "unused")
-        schema = sources.from_mockgun_pickles(REAL_SCHEMA_PICKLE, REAL_ENTITY_PICKLE).filtered(only=ENTITIES)
-        for entity in ENTITIES:
-            seed_mockgun(sg, schema, entity, range(1, 31))
-        _SITE.append(sg)
-    return _SITE[0]
+    mockgun.Shotgun.set_schema_paths(str(REAL_SCHEMA_PICKLE), str(REAL_ENTITY_PICKLE))
+    sg = mockgun.Shotgun("https://canary.example.com", "canary", "unused")
+    schema = sources.from_mockgun_pickles(REAL_SCHEMA_PICKLE, REAL_ENTITY_PICKLE).filtered(only=ENTITIES)
+    for entity in ENTITIES:
+        seed_mockgun(sg, schema, entity, range(1, 31))
+    return sg
 
 
 def _failing(method: str, key: str) -> Any:
