@@ -3,7 +3,8 @@
 Generated model SQL may carry SG text in two places only: escaped string literals and one-line ``--``
 comments. :func:`code_only` removes exactly those, so any SG text left over is text that would execute;
 :func:`foreign_jinja` lists Jinja in a model that sg2dbt did not put there itself. :func:`run_script` and
-:func:`tables` run generated DDL the way a user does and report what it created.
+:func:`tables` run generated DDL the way a user does and report what it created, :func:`layout_tables` what it
+should have.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import re
 
 import sqlalchemy as sa
+
+from sg2dbt.layout import RawLayout
 
 # sg2dbt's own Jinja in model files: source() and the dispatched unnest macro, with identifier arguments.
 _OWN_JINJA = re.compile(r"\s*(source|sg2dbt_unnest_links)\((source\()?'[a-z0-9_]+', '[a-z0-9_]+'\)?"
@@ -60,6 +63,11 @@ def run_script(engine: sa.Engine, ddl: str) -> None:
         raw.commit()
     finally:
         raw.close()
+
+
+def layout_tables(layout: RawLayout) -> dict[str, set[str]]:
+    """The tables and columns the layout promises, in the shape :func:`tables` reports what exists."""
+    return {t.name: {c.name for c in t.columns} for t in layout}
 
 
 def tables(engine: sa.Engine, schema: str | None) -> dict[str, set[str]]:

@@ -21,13 +21,12 @@ import pytest
 import sqlalchemy as sa
 import yaml
 from sqlalchemy.orm import Session
-from sqlcheck import code_only, foreign_jinja, run_script, tables
+from sqlcheck import code_only, foreign_jinja, layout_tables, run_script, tables
 
 from sg2dbt import SGORM, SchemaType
 from sg2dbt.cli import main
 from sg2dbt.ddl import DIALECTS, create_statements
 from sg2dbt.errors import Sg2dbtError
-from sg2dbt.layout import RawLayout
 from sg2dbt.metadata import build_metadata
 from sg2dbt.script import write_script
 
@@ -40,10 +39,6 @@ SG2DBT = Path(sys.executable).with_name("sg2dbt")
 
 def case_path(name: str) -> Path:
     return CORPUS / f"{name}.json"
-
-
-def expected_tables(layout: RawLayout) -> dict[str, set[str]]:
-    return {t.name: {c.name for c in t.columns} for t in layout}
 
 
 def test_index_lists_every_file() -> None:
@@ -123,7 +118,7 @@ def test_orm_classes_round_trip_a_row_on_sqlite(name: str, orms: dict[str, SGORM
     assert set(sg_orm.classes) == set(sg_orm.schema.entities)
     engine = sa.create_engine("sqlite://")
     sg_orm.Base.metadata.create_all(engine)
-    assert set(sa.inspect(engine).get_table_names()) == set(expected_tables(sg_orm.layout))
+    assert set(sa.inspect(engine).get_table_names()) == set(layout_tables(sg_orm.layout))
     with Session(engine) as session:
         session.add_all(cls(id=7) for cls in sg_orm.classes.values())
         session.commit()
@@ -146,7 +141,7 @@ def test_ddl_runs_on_sqlite_and_duckdb(name: str, orms: dict[str, SGORM], tmp_pa
                                  ("duckdb", f"duckdb:///{tmp_path / 'warehouse.duckdb'}", "raw")):
         engine = sa.create_engine(url)
         run_script(engine, create_statements(build_metadata(layout, schema), dialect))
-        assert tables(engine, schema) == expected_tables(layout), dialect
+        assert tables(engine, schema) == layout_tables(layout), dialect
         engine.dispose()
 
 
@@ -156,7 +151,7 @@ def test_ddl_runs_on_postgresql(name: str, orms: dict[str, SGORM], pg_engine: sa
                                 pg_schema: str) -> None:
     layout = orms[name].layout
     run_script(pg_engine, create_statements(build_metadata(layout, pg_schema), "postgresql"))
-    assert tables(pg_engine, pg_schema) == expected_tables(layout)
+    assert tables(pg_engine, pg_schema) == layout_tables(layout)
 
 
 _IMPORT_CHECK = """
@@ -206,7 +201,7 @@ def test_standalone_module_imports_in_a_fresh_interpreter(name: str, orms: dict[
     got = standalone[name]
     assert "error" not in got, got.get("error")
     assert got["classes"] == {t.entity.name: t.name for t in orms[name].layout}
-    assert set(got["tables"]) == set(expected_tables(orms[name].layout))
+    assert set(got["tables"]) == set(layout_tables(orms[name].layout))
     assert all(got["found"].values())
 
 
@@ -216,7 +211,7 @@ def test_cli_ddl_succeeds(name: str, orms: dict[str, SGORM], capsys: pytest.Capt
     assert status == 0, err
     engine = sa.create_engine("sqlite://")
     run_script(engine, out)
-    assert tables(engine, None) == expected_tables(orms[name].layout)
+    assert tables(engine, None) == layout_tables(orms[name].layout)
 
 
 # --- the dbt project (sg2dbt build) ------------------------------------------------------------------

@@ -30,7 +30,7 @@ import yaml
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
-from sqlcheck import code_only, foreign_jinja, run_script, tables
+from sqlcheck import code_only, foreign_jinja, layout_tables, run_script, tables
 
 from sg2dbt import SGORM, SchemaType
 from sg2dbt.ddl import DIALECTS, create_statements
@@ -146,7 +146,7 @@ def test_generated_schema_builds_everything_or_names_the_offender(doc: dict[str,
         create_statements(build_metadata(sg_orm.layout, "raw"), dialect)
     ddl_engine = sa.create_engine("sqlite://")
     run_script(ddl_engine, create_statements(build_metadata(sg_orm.layout), "sqlite"))
-    assert tables(ddl_engine, None) == {t.name: {c.name for c in t.columns} for t in sg_orm.layout}
+    assert tables(ddl_engine, None) == layout_tables(sg_orm.layout)
     ddl_engine.dispose()
     module = exec_module(render_script(sg_orm.layout))
     assert set(module.CLASSES) == set(sg_orm.classes)

@@ -18,7 +18,7 @@ from unittest import mock
 
 import pytest
 import sqlalchemy as sa
-from sqlcheck import code_only, foreign_jinja, run_script, tables
+from sqlcheck import code_only, foreign_jinja, layout_tables, run_script, tables
 
 from sg2dbt import sources
 from sg2dbt.ddl import DIALECTS, create_statements
@@ -73,10 +73,6 @@ def layout(schema: Schema) -> RawLayout:
     return plan(schema)
 
 
-def expected(layout: RawLayout) -> dict[str, set[str]]:
-    return {t.name: {c.name for c in t.columns} for t in layout}
-
-
 def test_schema_is_as_hostile_as_intended(schema: Schema, layout: RawLayout) -> None:
     assert JINJA_ENTITY in schema.entities
     reserved = {c.name for t in layout for c in t.columns if c.quoted}
@@ -93,7 +89,7 @@ def _check_ddl_on(engine: sa.Engine, layout: RawLayout, dialect: str, schema_nam
         conn.exec_driver_sql(f"create table {qualified} (v integer)")
         conn.exec_driver_sql(f"insert into {qualified} values (42)")
     run_script(engine, create_statements(build_metadata(layout, schema_name), dialect))
-    assert tables(engine, schema_name) == {**expected(layout), "x": {"v"}}
+    assert tables(engine, schema_name) == {**layout_tables(layout), "x": {"v"}}
     with engine.connect() as conn:
         assert conn.exec_driver_sql(f"select v from {qualified}").scalar_one() == 42
 
@@ -127,7 +123,7 @@ def test_ddl_runs_on_mariadb_and_creates_exactly_the_tables(layout: RawLayout,
         for stmt in create_statements(build_metadata(layout, db), "mariadb").split(";\n\n"):
             if stmt.strip():
                 conn.exec_driver_sql(stmt)
-    assert tables(engine, db) == {**expected(layout), "x": {"v"}}
+    assert tables(engine, db) == {**layout_tables(layout), "x": {"v"}}
     with engine.connect() as conn:
         assert conn.exec_driver_sql(f"select v from {db}.x").scalar_one() == 42
 
@@ -220,7 +216,7 @@ def test_dbt_build_succeeds_and_leaves_table_x_alone(dbt_built: tuple[Any, Path]
         assert con.execute("select v from main.x").fetchall() == [(42,)]
         raw = {r[0] for r in con.execute("select table_name from information_schema.tables "
                                          "where table_schema = 'shotgrid_raw'").fetchall()}
-        assert raw == set(expected(layout))
+        assert raw == set(layout_tables(layout))
     finally:
         con.close()
 
