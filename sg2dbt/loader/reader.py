@@ -12,9 +12,9 @@ import datetime as dt
 import http.client
 import json
 import logging
+import operator
 import queue
 import random
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 500   # real SG's api_max_entities_per_page
 _ID_ORDER = [{"field_name": "id", "direction": "asc"}]
+_record_id = operator.itemgetter("id")
 
 
 class Source(Protocol):
@@ -72,7 +73,8 @@ def _is_transient(exc: BaseException) -> bool:
 
     if isinstance(exc, shotgun_api3.ProtocolError):
         return int(getattr(exc, "errcode", 0) or 0) >= 500
-    return isinstance(exc, (TimeoutError, socket.timeout, ConnectionError, http.client.HTTPException, OSError))
+    # OSError covers timeouts (socket.timeout is TimeoutError), dropped connections and other socket errors.
+    return isinstance(exc, (OSError, http.client.HTTPException))
 
 
 def _is_auth_failure(exc: BaseException) -> bool:
@@ -133,8 +135,7 @@ class SiteSource:
                               limit=self.page_size, retired_only=retired)
             if not page:
                 return
-            if any(page[i]["id"] >= page[i + 1]["id"] for i in range(len(page) - 1)):
-                page.sort(key=lambda r: r["id"])   # Mockgun only orders when asked, and not always then
+            page.sort(key=_record_id)   # Mockgun only orders when asked, and not always then (linear if sorted)
             yield from (page[i:i + self.page_size] for i in range(0, len(page), self.page_size))
             if len(page) < self.page_size:
                 return
