@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -62,6 +62,25 @@ def pg_schema(pg_engine: sa.Engine) -> Iterator[str]:
     yield name
     with pg_engine.begin() as conn:
         conn.execute(sa.text(f'drop schema "{name}" cascade'))
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """``sg2dbt`` run in-process through :func:`sg2dbt.cli.main`, the console script's own entry point:
+    ``cli("ddl", "--schema", path)`` returns (exit status, stdout, stderr). Any exception but SystemExit
+    propagates and fails the test, because a user would have seen it as a traceback."""
+    from sg2dbt.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:  # mapped as the interpreter maps it: None is 0, a message is 1
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
 
 
 @pytest.fixture

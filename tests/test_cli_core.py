@@ -12,33 +12,20 @@ from pathlib import Path
 import pytest
 from modcheck import probe
 
-from sg2dbt.cli import main
-
 SG2DBT = Path(sys.executable).parent / "sg2dbt"
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process through its real entry point; returns (exit status, stdout, stderr)."""
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_orm_writes_a_module_that_imports_fresh(real_schema_path: Path, tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "orm", "--schema", str(real_schema_path), "--out", str(tmp_path / "sgmodel.py"))
+                                                cli: Callable[..., tuple[int, str, str]]) -> None:
+    code, _, err = cli("orm", "--schema", str(real_schema_path), "--out", str(tmp_path / "sgmodel.py"))
     assert code == 0, err
     assert "77 classes" in err
     report = probe(tmp_path, databases=False)
     assert len(report["classes"]) == 77
 
 
-def test_orm_with_filters(real_schema_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "orm", "--schema", str(real_schema_path), "--out", str(tmp_path / "sgmodel.py"),
+def test_orm_with_filters(real_schema_path: Path, tmp_path: Path, cli: Callable[..., tuple[int, str, str]]) -> None:
+    code, _, err = cli("orm", "--schema", str(real_schema_path), "--out", str(tmp_path / "sgmodel.py"),
                        "--only", "Shot", "--only", "Project", "--ignore-field", "Shot.code")
     assert code == 0, err
     report = probe(tmp_path, databases=False)
@@ -47,9 +34,9 @@ def test_orm_with_filters(real_schema_path: Path, tmp_path: Path, capsys: pytest
 
 
 @pytest.mark.parametrize("dialect", ["postgresql", "duckdb", "sqlite", "mysql", "mariadb"])
-def test_ddl_prints_compiled_statements(real_schema_path: Path, capsys: pytest.CaptureFixture[str],
+def test_ddl_prints_compiled_statements(real_schema_path: Path, cli: Callable[..., tuple[int, str, str]],
                                         dialect: str) -> None:
-    code, out, err = run(capsys, "ddl", "--schema", str(real_schema_path), "--dialect", dialect)
+    code, out, err = cli("ddl", "--schema", str(real_schema_path), "--dialect", dialect)
     assert code == 0, err
     assert out.count("CREATE TABLE") == 77
     assert "CREATE TABLE IF NOT EXISTS" in out
@@ -58,9 +45,9 @@ def test_ddl_prints_compiled_statements(real_schema_path: Path, capsys: pytest.C
 
 
 def test_ddl_output_runs_on_sqlite(real_schema_path: Path, tmp_path: Path,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+                                   cli: Callable[..., tuple[int, str, str]]) -> None:
     out_file = tmp_path / "raw.sql"
-    code, out, err = run(capsys, "ddl", "--schema", str(real_schema_path), "--dialect", "sqlite",
+    code, out, err = cli("ddl", "--schema", str(real_schema_path), "--dialect", "sqlite",
                          "--out", str(out_file))
     assert code == 0, err
     assert out == ""
@@ -70,14 +57,15 @@ def test_ddl_output_runs_on_sqlite(real_schema_path: Path, tmp_path: Path,
     con.close()
 
 
-def test_ddl_with_db_schema(real_schema_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "ddl", "--schema", str(real_schema_path), "--db-schema", "sg_raw")
+def test_ddl_with_db_schema(real_schema_path: Path, cli: Callable[..., tuple[int, str, str]]) -> None:
+    code, out, _ = cli("ddl", "--schema", str(real_schema_path), "--db-schema", "sg_raw")
     assert code == 0
     assert out.startswith("CREATE SCHEMA IF NOT EXISTS sg_raw;")
 
 
-def test_ddl_reads_mockgun_pickles(real_schema_pickles: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "ddl", "--schema", str(real_schema_pickles[0]), "--dialect", "duckdb")
+def test_ddl_reads_mockgun_pickles(real_schema_pickles: tuple[Path, Path],
+                                   cli: Callable[..., tuple[int, str, str]]) -> None:
+    code, out, _ = cli("ddl", "--schema", str(real_schema_pickles[0]), "--dialect", "duckdb")
     assert code == 0
     assert out.count("CREATE TABLE") == 77
 
@@ -112,11 +100,11 @@ def _collision(tmp_path: Path) -> Path:
     ids=["missing-file", "invalid-json", "no-data-type", "collision"],
 )
 @pytest.mark.parametrize("command", ["orm", "ddl"])
-def test_errors_are_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+def test_errors_are_one_line_exit_2(tmp_path: Path, cli: Callable[..., tuple[int, str, str]],
                                     make: Callable[[Path], Path], expected: str, command: str) -> None:
     schema = make(tmp_path)
     out_args = ["--out", str(tmp_path / "sgmodel.py")] if command == "orm" else []
-    code, out, err = run(capsys, command, "--schema", str(schema), *out_args)
+    code, out, err = cli(command, "--schema", str(schema), *out_args)
     assert code == 2
     assert out == ""
     assert err.count("\n") == 1 and err.startswith("sg2dbt: error: ")
@@ -125,8 +113,8 @@ def test_errors_are_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert not (tmp_path / "sgmodel.py").exists()     # nothing half-written
 
 
-def test_unknown_dialect_is_a_usage_error(real_schema_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "ddl", "--schema", str(real_schema_path), "--dialect", "oracle")
+def test_unknown_dialect_is_a_usage_error(real_schema_path: Path, cli: Callable[..., tuple[int, str, str]]) -> None:
+    code, _, err = cli("ddl", "--schema", str(real_schema_path), "--dialect", "oracle")
     assert code == 2
     assert "Invalid value for '--dialect'" in err and "Traceback" not in err
 

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -55,22 +56,10 @@ def test_bad_schema_fails_with_one_error_naming_the_offender(name: str) -> None:
         assert needle in str(info.value)
 
 
-def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """``sg2dbt.cli.main`` in-process (what the console script runs): exit status, stdout, stderr.
-
-    Anything but a clean exit (an exception from inside a dependency) propagates and fails the test.
-    """
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-        raise SystemExit(0)
-    out, err = capsys.readouterr()
-    return int(info.value.code or 0), out, err
-
-
 @pytest.mark.parametrize("name", ERROR)
-def test_cli_prints_one_line_and_exits_2(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_prints_one_line_and_exits_2(name: str, tmp_path: Path, cli: Callable[..., tuple[int, str, str]]) -> None:
     out = tmp_path / "model.py"
-    status, _, err = run_cli(["orm", "--schema", str(case_path(name)), "--out", str(out)], capsys)
+    status, _, err = cli("orm", "--schema", str(case_path(name)), "--out", str(out))
     assert status == 2, err
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
@@ -81,18 +70,18 @@ def test_cli_prints_one_line_and_exits_2(name: str, tmp_path: Path, capsys: pyte
 
 
 @pytest.mark.skipif(not Path("/proc/self/mem").is_file(), reason="needs Linux's /proc")
-def test_unreadable_file_is_one_error(capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreadable_file_is_one_error(cli: Callable[..., tuple[int, str, str]]) -> None:
     """/proc/self/mem is a regular file that cannot be read like one (permissions are moot as root)."""
-    status, _, err = run_cli(["ddl", "--schema", "/proc/self/mem"], capsys)
+    status, _, err = cli("ddl", "--schema", "/proc/self/mem")
     assert status == 2 and err.startswith("sg2dbt: error: /proc/self/mem: cannot read the file"), err
 
 
 @pytest.mark.parametrize("command", ["ddl", "orm"])
-def test_unwritable_output_is_one_error(command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unwritable_output_is_one_error(command: str, tmp_path: Path, cli: Callable[..., tuple[int, str, str]]) -> None:
     blocker = tmp_path / "a_file"
     blocker.write_text("", encoding="utf-8")
     out = blocker / "out.txt"
-    status, _, err = run_cli([command, "--schema", str(case_path("no_name")), "--out", str(out)], capsys)
+    status, _, err = cli(command, "--schema", str(case_path("no_name")), "--out", str(out))
     assert status == 2 and err.startswith(f"sg2dbt: error: {out}: cannot write"), err
     assert err.count("\n") == 1
 
@@ -206,8 +195,8 @@ def test_standalone_module_imports_in_a_fresh_interpreter(name: str, orms: dict[
 
 
 @pytest.mark.parametrize("name", OK)
-def test_cli_ddl_succeeds(name: str, orms: dict[str, SGORM], capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, err = run_cli(["ddl", "--schema", str(case_path(name)), "--dialect", "sqlite"], capsys)
+def test_cli_ddl_succeeds(name: str, orms: dict[str, SGORM], cli: Callable[..., tuple[int, str, str]]) -> None:
+    status, out, err = cli("ddl", "--schema", str(case_path(name)), "--dialect", "sqlite")
     assert status == 0, err
     engine = sa.create_engine("sqlite://")
     run_script(engine, out)
