@@ -31,9 +31,10 @@ def table(layout_table: RawTable, metadata: MetaData, schema: str | None = None)
                  info={"sg_entity": layout_table.entity.name})
 
 
-def build_metadata(layout: RawLayout, schema: str | None = None, metadata: MetaData | None = None) -> MetaData:
-    """One Table per entity in ``metadata`` (a new MetaData unless given), in the database schema ``schema``."""
-    md = metadata if metadata is not None else MetaData()
+def build_metadata(layout: RawLayout, schema: str | None = None) -> MetaData:
+    """A new MetaData with one Table per entity, in the database schema ``schema`` (SGORM maps its classes
+    onto its own ``Base.metadata`` with :func:`table` instead)."""
+    md = MetaData()
     for t in layout:
         table(t, md, schema)
     return md
