@@ -179,8 +179,7 @@ class _EntityLoad:
             else:
                 result.mode = "full"
                 self._full(result)
-            result.rows_live = self.writer.count(retired=False)
-            result.rows_retired = self.writer.count(retired=True)
+            result.rows_live, result.rows_retired = self.writer.counts()
         finally:
             self.writer.close()
         # High-water mark: the newest updated_at seen, but never later than this pass's start, so a record

@@ -65,9 +65,11 @@ class Writer:
         """Ids of the rows currently flagged retired."""
         return set(self.conn.scalars(sa.select(self.id_col).where(self.retired_col.is_(True))))
 
-    def count(self, retired: bool) -> int:
-        return int(self.conn.scalar(sa.select(sa.func.count()).select_from(self.table)
-                                    .where(self.retired_col.is_(retired))) or 0)
+    def counts(self) -> tuple[int, int]:
+        """Live and retired rows, in one scan of the table (there is no index on the flag)."""
+        by_flag: dict[Any, int] = dict(self.conn.execute(sa.select(self.retired_col, sa.func.count())
+                                         .group_by(self.retired_col)).all())
+        return int(by_flag.get(False, 0)), int(by_flag.get(True, 0))
 
     def _dicts(self, rows: list[Row]) -> list[dict[str, Any]]:
         attrs = self._attrs
