@@ -217,7 +217,7 @@ def test_raw_field_named_fields_is_not_mistaken_for_the_seed_shape() -> None:
     assert sorted(sources.from_json_text(json.dumps(seed))["Shot"].fields) == ["fields", "id"]
 
 
-def test_missing_id_field_is_added(tmp_path: Path) -> None:
+def test_missing_id_field_is_added() -> None:
     shot = sources.from_json_text(json.dumps({"Shot": {"code": _spec("text")}}))["Shot"]
     assert list(shot.fields) == ["id", "code"]
 
