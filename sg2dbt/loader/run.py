@@ -171,17 +171,14 @@ class _EntityLoad:
         started = dt.datetime.now(UTC)
         incremental = (not self.options.full_refresh and previous is not None and self.updated_idx is not None
                        and previous.high_water is not None and previous.fields_hash == fingerprint)
-        try:
-            if incremental:
-                assert previous is not None and previous.high_water is not None
-                result.mode = "incremental"
-                self._incremental(previous.high_water - self.options.overlap, result)
-            else:
-                result.mode = "full"
-                self._full(result)
-            result.rows_live, result.rows_retired = self.writer.counts()
-        finally:
-            self.writer.close()
+        if incremental:
+            assert previous is not None and previous.high_water is not None
+            result.mode = "incremental"
+            self._incremental(previous.high_water - self.options.overlap, result)
+        else:
+            result.mode = "full"
+            self._full(result)
+        result.rows_live, result.rows_retired = self.writer.counts()
         # High-water mark: the newest updated_at seen, but never later than this pass's start, so a record
         # changed while the pass ran (below the keyset cursor) is read again next time.
         high_water = previous.high_water if incremental and previous else None
@@ -193,6 +190,10 @@ class _EntityLoad:
             last_full_load=started if not incremental else (previous.last_full_load if previous else None),
             last_sync=started, fields_hash=fingerprint, rows_live=result.rows_live,
             rows_retired=result.rows_retired))
+
+    def close(self) -> None:
+        """Release the writer's resources, however the run ended (the writer exists from the start)."""
+        self.writer.close()
 
     def _pages(self, **kw: Any) -> Iterator[list[Record]]:
         pages = self.source.pages(self.entity, self.fields, **kw)
@@ -310,9 +311,9 @@ def load(engine: sa.Engine, layout: RawLayout, source: Source, options: LoadOpti
         started = time.perf_counter()
         progress(result.entity, "start", 0)
         try:
-            with engine.connect() as conn, conn.begin():
-                _EntityLoad(conn, source, raw, sa_tables[raw.entity.name], state_table, options,
-                            progress).run(result)
+            with engine.connect() as conn, conn.begin(), contextlib.closing(_EntityLoad(
+                    conn, source, raw, sa_tables[raw.entity.name], state_table, options, progress)) as work:
+                work.run(result)
         except Sg2dbtError as exc:
             result.error = str(exc)
         except sa.exc.SQLAlchemyError as exc:
