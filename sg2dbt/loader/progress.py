@@ -53,7 +53,7 @@ class RichProgress:
 def print_summary(summary: LoadSummary) -> None:
     """One line per entity that wrote, changed or failed (unchanged entities would drown the rest)."""
     table = Table(title=f"sg2dbt load from {summary.source}: {summary.rows:,} rows in {summary.seconds:.1f}s")
-    errors = any(e.error for e in summary.entities)
+    errors = bool(summary.failed)
     headers = ["entity", "mode", "written", "retired", "revived", "live rows", "seconds"]
     headers += ["error"] if errors else []
     for col in headers:
