@@ -7,16 +7,19 @@ repeats the URL, which may hold a password.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sg2dbt.errors import Sg2dbtError
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 
 class DatabaseURLError(Sg2dbtError):
     """The database URL cannot be used (malformed, unknown dialect, missing driver)."""
 
 
-def create_engine(url: str, **kwargs: Any) -> Any:
+def create_engine(url: str, **kwargs: Any) -> sa.Engine:
     """``sqlalchemy.create_engine(url, **kwargs)``, or a DatabaseURLError."""
     import sqlalchemy as sa
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from sg2dbt import sources
 from sg2dbt.model import Schema
+
+if TYPE_CHECKING:
+    from sg2dbt.connect import Credentials
 
 F = Callable[..., Any]
 
@@ -52,7 +55,7 @@ def site_options(func: F) -> F:
 
 
 def site_credentials(site_url: str | None, site_script: str | None, api_key_file: str | None,
-                     site_login: str | None, password_file: str | None) -> Any:
+                     site_login: str | None, password_file: str | None) -> Credentials:
     """:class:`sg2dbt.connect.Credentials` from :func:`site_options` values, with log redaction installed."""
     from sg2dbt.connect import credentials, install_log_redaction
 
