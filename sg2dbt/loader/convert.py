@@ -3,9 +3,9 @@
 Driven only by the :class:`~sg2dbt.layout.RawTable`: which fields are read, which columns they fill and how
 each value is converted come from the layout's roles and logical types, never from a name derived here.
 
-Speed matters (a million records, ~70 columns each), so a row is built by a flat loop over prepared
-``(field, converter)`` pairs; only when that fails is the record walked again, field by field, to name the
-field that did not fit (:class:`~sg2dbt.errors.ValueFitError`).
+Speed matters (a million records, ~70 columns each), so a row is built by a function compiled once per table
+(:class:`RowConverter`); only when that fails is the record walked again, field by field, with the strict
+converters, to name the field that did not fit (:class:`~sg2dbt.errors.ValueFitError`).
 """
 
 from __future__ import annotations
