@@ -39,7 +39,8 @@ _DUCKDB_READ_TYPES: dict[Logical, str] = {
 
 
 class Writer:
-    """The portable writer (SQLAlchemy Core); the others override :meth:`insert` and :meth:`upsert`."""
+    """The portable writer (SQLAlchemy Core); the bulk writers override :meth:`bulk`, and their
+    :meth:`insert` and :meth:`upsert` go through it (:class:`BulkWriter`)."""
 
     json_as_text = False   # SQLAlchemy's JSON type serialises Python objects itself
 
