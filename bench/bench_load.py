@@ -113,7 +113,8 @@ def bench_copy_limit(engine: sa.Engine, layout: RawLayout, records: list[dict[st
     with engine.begin() as conn:
         conn.execute(sa.delete(table))
     t0 = time.perf_counter()
-    with engine.begin() as conn, PostgresWriter(conn, table, conv.columns).bulk(upsert=False) as put:
+    with engine.begin() as conn, contextlib.closing(PostgresWriter(conn, table, conv.columns)) as writer, \
+            writer.bulk(upsert=False) as put:
         for i in range(0, len(rows), PAGE):   # one COPY statement for all rows, as the loader does
             put(rows[i:i + PAGE])
     return time.perf_counter() - t0
