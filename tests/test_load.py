@@ -287,6 +287,34 @@ def test_cli_loads_a_json_dump_and_prints_a_json_summary(tmp_path: Path, real_sc
         f"(leave the entity out with --ignore)"]
 
 
+def test_incremental_dump_load_names_a_malformed_updated_at(tmp_path: Path, real_schema_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    shot = dump / "Shot.jsonl"
+    shot.write_text("".join(json.dumps({"type": "Shot", "id": i, "code": f"sh{i}",
+                                        "updated_at": "2008-06-11T06:48:54Z"}) + "\n" for i in (1, 2)),
+                    encoding="utf-8")
+    db = f"sqlite:///{tmp_path / 'w.db'}"
+    args = ("load", "--schema", str(real_schema_path), "--only", "Shot", "--db", db, "--from-dump", str(dump))
+    code, _, err = _cli(capsys, *args, "--quiet")
+    assert code == 0, err
+    with shot.open("a", encoding="utf-8") as fh:   # the incremental pass filters on updated_at
+        fh.write(json.dumps({"type": "Shot", "id": 3, "code": "sh3", "updated_at": "yesterday"}) + "\n")
+
+    code, _, err = _cli(capsys, *args, "--quiet")
+
+    assert code == 2
+    assert "Traceback" not in err
+    assert "entity 'Shot', id 3, field 'updated_at'" in err
+    engine = sa.create_engine(db)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("select id from shot order by id")).scalars().all() == [1, 2]
+    engine.dispose()
+
+
 def test_two_loaders_at_once_wait_for_each_other(pg_engine: sa.Engine, pg_schema: str, mock_site: Any,
                                                  site_schema: Schema) -> None:
     from concurrent.futures import ThreadPoolExecutor

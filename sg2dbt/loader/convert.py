@@ -87,7 +87,8 @@ def to_utc(value: Any) -> dt.datetime:
     """SG datetimes as aware UTC: aware values converted, naive ones taken as UTC (what shotgun_api3 returns
     with ``convert_datetimes_to_utc=False``), strings parsed ('2008-06-11 08:48:54+02:00', '...Z')."""
     if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
+        # Python 3.10's fromisoformat does not read a 'Z' suffix; SG's REST API and many exports write one.
+        value = dt.datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value)
     if not isinstance(value, dt.datetime):
         raise TypeError(f"expected a date and time, got {type(value).__name__} {value!r:.80}")
     if value.tzinfo is None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sg2dbt.connect import first_line
-from sg2dbt.errors import LoadError
+from sg2dbt.errors import LoadError, ValueFitError
 from sg2dbt.loader.convert import Record, to_utc
 
 log = logging.getLogger(__name__)
@@ -145,6 +145,17 @@ class SiteSource:
         return self._find(entity, [["id", "in", ids]], fields, retired_only=retired)
 
 
+def _updated_since(entity: str, record: Record, since: dt.datetime) -> bool:
+    """The dump's stand-in for SG's ``updated_at greater_than`` filter; a malformed value names its record."""
+    value = record.get("updated_at")
+    if value is None:
+        return False
+    try:
+        return to_utc(value) > since
+    except (TypeError, ValueError) as exc:
+        raise ValueFitError(entity, record.get("id"), "updated_at", str(exc)) from None
+
+
 class DumpSource:
     """A directory of find()-shaped records: ``<Entity>.jsonl`` (one record a line, streamed) or
     ``<Entity>.json`` (a list), and optionally ``<Entity>.retired.jsonl``/``.json`` for retired records.
@@ -200,7 +211,7 @@ class DumpSource:
               retired: bool = False) -> Iterator[list[Record]]:
         records: Iterable[Record] = self._records(entity, retired)
         if since is not None:
-            records = (r for r in records if r.get("updated_at") is not None and to_utc(r["updated_at"]) > since)
+            records = (r for r in records if _updated_since(entity, r, since))
         page: list[Record] = []
         for rec in records:
             page.append(rec)
