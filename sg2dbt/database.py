@@ -19,6 +19,14 @@ class DatabaseURLError(Sg2dbtError):
     """The database URL cannot be used (malformed, unknown dialect, missing driver)."""
 
 
+def ensure_schema(connection: sa.Connection, schema: str | None) -> None:
+    """Create ``schema`` unless it exists; SQLite has no schemas (its tables go in the main database)."""
+    if schema and connection.dialect.name != "sqlite":
+        from sqlalchemy.schema import CreateSchema
+
+        connection.execute(CreateSchema(schema, if_not_exists=True))
+
+
 def create_engine(url: str, **kwargs: Any) -> sa.Engine:
     """``sqlalchemy.create_engine(url, **kwargs)``, or a DatabaseURLError."""
     import sqlalchemy as sa

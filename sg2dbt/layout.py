@@ -25,6 +25,8 @@ from sg2dbt.errors import NamingError
 from sg2dbt.model import Entity, Field, Schema
 from sg2dbt.typemap import Logical, SgType, Shape, resolve, sa_type
 
+# The database schema holding the raw tables unless --raw-schema / SG2DBT_RAW_SCHEMA say otherwise.
+DEFAULT_RAW_SCHEMA = "shotgrid_raw"
 RETIRED_COLUMN = "_sg_retired"
 LOADED_AT_COLUMN = "_sg_loaded_at"
 

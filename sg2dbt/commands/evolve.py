@@ -8,9 +8,8 @@ from typing import Any
 import click
 
 from sg2dbt.commands.options import F, read_schema, schema_options, site_credentials, site_options
+from sg2dbt.layout import DEFAULT_RAW_SCHEMA
 from sg2dbt.model import Schema
-
-DEFAULT_RAW_SCHEMA = "shotgrid_raw"   # the same default as `sg2dbt build` and `sg2dbt init-db`
 
 
 @click.command()

@@ -13,6 +13,7 @@ import click
 
 from sg2dbt.commands.options import read_schema, schema_options, site_credentials, site_options
 from sg2dbt.errors import LoadError
+from sg2dbt.layout import DEFAULT_RAW_SCHEMA
 
 if TYPE_CHECKING:
     from sg2dbt.layout import RawLayout
@@ -54,7 +55,8 @@ def retry_options(func: Any) -> Any:
               help="SQLAlchemy URL of the warehouse: duckdb:///path, postgresql+psycopg://..., sqlite:///...")
 @click.option("--from-dump", "dump_dir", type=click.Path(file_okay=False),
               help="Read an offline dump (one <Entity>.jsonl or .json per entity) instead of a site.")
-@click.option("--raw-schema", default="shotgrid_raw", show_default=True, help="Database schema of the raw tables.")
+@click.option("--raw-schema", default=DEFAULT_RAW_SCHEMA, show_default=True, envvar="SG2DBT_RAW_SCHEMA",
+              help="Database schema of the raw tables.")
 @click.option("--full-refresh", is_flag=True, help="Reload every entity whole instead of incrementally.")
 @click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 64),
               help="Entities loaded in parallel (one site and one database connection each).")

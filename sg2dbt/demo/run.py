@@ -28,11 +28,12 @@ from sg2dbt.demo import paths
 from sg2dbt.demo.generate import DEFAULT_SEED, generate, write_dump
 from sg2dbt.demo.report import Report, read_report
 from sg2dbt.errors import Sg2dbtError
+from sg2dbt.layout import DEFAULT_RAW_SCHEMA
 from sg2dbt.model import Schema
 
 MARTS = ("shot_progress_by_sequence", "shot_progress_by_episode", "task_time_vs_bid")
 DUMP_DIR, PROJECT_DIR, DB_FILE = "dump", "project", "studio.duckdb"
-RAW_SCHEMA, MODEL_SCHEMA = "shotgrid_raw", "analytics"
+RAW_SCHEMA, MODEL_SCHEMA = DEFAULT_RAW_SCHEMA, "analytics"
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import jinja2
 import sqlalchemy as sa
 from alembic.operations import ops as alembic_ops
 
+from sg2dbt.database import ensure_schema
 from sg2dbt.errors import MigrationError
 from sg2dbt.evolve.migrate import (
     catalog_operations,
@@ -110,9 +111,8 @@ def run_migrations(context: Any) -> None:
         return
     engine = sa.create_engine(cfg.url, poolclass=sa.pool.NullPool)
     with engine.connect() as connection:
-        if cfg.raw_schema and connection.dialect.name != "sqlite":
-            connection.execute(sa.schema.CreateSchema(cfg.raw_schema, if_not_exists=True))
-            connection.commit()
+        ensure_schema(connection, cfg.raw_schema)
+        connection.commit()
         if connection.dialect.name == "duckdb":
             options["include_object"] = lambda *args: False
             options["process_revision_directives"] = _duckdb_autogenerate(metadata, cfg.raw_schema)

@@ -38,6 +38,7 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from alembic.operations import ops as alembic_ops
 
+from sg2dbt.database import ensure_schema
 from sg2dbt.errors import DriftError, MigrationError
 from sg2dbt.layout import LOADED_AT_COLUMN, RETIRED_COLUMN, RawLayout, plan
 from sg2dbt.metadata import build_metadata
@@ -306,8 +307,8 @@ def migrate(engine: sa.Engine, metadata: sa.MetaData, raw_schema: str | None, *,
     """
     report = MigrationReport()
     with engine.begin() as connection:
-        if raw_schema is not None and connection.dialect.name != "sqlite" and not dry_run:
-            connection.execute(sa.schema.CreateSchema(raw_schema, if_not_exists=True))
+        if not dry_run:
+            ensure_schema(connection, raw_schema)
         changes = compare(connection, metadata, raw_schema)
         for change in changes:
             (report.applied if allow_destructive or not change.destructive else report.refused).append(change)

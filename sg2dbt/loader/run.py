@@ -30,7 +30,7 @@ import sqlalchemy as sa
 
 from sg2dbt.errors import LoadError, Sg2dbtError
 from sg2dbt.evolve.migrate import require_no_drift
-from sg2dbt.layout import RawLayout, RawTable, Role
+from sg2dbt.layout import DEFAULT_RAW_SCHEMA, RawLayout, RawTable, Role
 from sg2dbt.loader import state as sync
 from sg2dbt.loader.convert import Record, Row, RowConverter
 from sg2dbt.loader.reader import Source, chunks, prefetch
@@ -67,7 +67,7 @@ def _crash_test_hold() -> None:
 
 @dataclass(frozen=True)
 class LoadOptions:
-    raw_schema: str | None = "shotgrid_raw"
+    raw_schema: str | None = DEFAULT_RAW_SCHEMA
     full_refresh: bool = False
     workers: int = 4
     overlap: dt.timedelta = DEFAULT_OVERLAP

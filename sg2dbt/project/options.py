@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sg2dbt.errors import ProjectError
+from sg2dbt.layout import DEFAULT_RAW_SCHEMA
 
 ADAPTERS = ("duckdb", "postgres")
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -16,7 +17,7 @@ _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 class ProjectOptions:
     adapter: str = "duckdb"
     source_name: str = "shotgrid"
-    raw_schema: str = "shotgrid_raw"
+    raw_schema: str = DEFAULT_RAW_SCHEMA
     project_name: str = "shotgrid_analytics"
     name_by_display: bool = False
     db_path: Path | None = None  # DuckDB file; absolute in profiles.yml so dbt works from any directory

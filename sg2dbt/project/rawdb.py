@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.schema import CreateSchema
 
-from sg2dbt.database import create_engine
+from sg2dbt.database import create_engine, ensure_schema
 from sg2dbt.errors import Sg2dbtError
-from sg2dbt.layout import RawLayout
+from sg2dbt.layout import DEFAULT_RAW_SCHEMA, RawLayout
 from sg2dbt.metadata import build_metadata
 
 
-def create_raw_tables(layout: RawLayout, url: str | sa.Engine, raw_schema: str | None = "shotgrid_raw") -> sa.MetaData:
+def create_raw_tables(layout: RawLayout, url: str | sa.Engine,
+                      raw_schema: str | None = DEFAULT_RAW_SCHEMA) -> sa.MetaData:
     """Create ``raw_schema`` (if needed) and one table per entity, leaving existing tables alone.
 
     Takes a URL (``duckdb:///path``, ``postgresql+psycopg://...``) or an Engine, so the loader and the
@@ -21,8 +21,7 @@ def create_raw_tables(layout: RawLayout, url: str | sa.Engine, raw_schema: str |
     metadata = build_metadata(layout, raw_schema)
     try:
         with engine.begin() as conn:
-            if raw_schema and conn.dialect.name != "sqlite":
-                conn.execute(CreateSchema(raw_schema, if_not_exists=True))
+            ensure_schema(conn, raw_schema)
             metadata.create_all(conn)
     except sa.exc.SQLAlchemyError as exc:
         raise Sg2dbtError(f"cannot create the raw tables in {engine.url.render_as_string()}: "
