@@ -127,9 +127,10 @@ class RawLayout:
 
 
 def _field_columns(f: Field, t: SgType, base: str, taken: Mapping[str, str]) -> list[RawColumn]:
-    def derived(name: str, suffix: str) -> str:
-        # ``taken`` maps every field's own column name to its field; derived names yield to them.
-        return naming.shorten(f"{base}_{suffix}") if name in taken and taken[name] != f.name else name
+    def derived(name: str) -> str:
+        # ``taken`` maps every field's own column name to its field; derived names yield to other fields'.
+        name = naming.shorten(name)
+        return name if taken.get(name, f.name) == f.name else naming.disambiguate(name, taken.keys())
 
     if f.name == "id":
         return [RawColumn("id", "id", Role.ID, Logical.BIGINT, f)]
@@ -139,16 +140,16 @@ def _field_columns(f: Field, t: SgType, base: str, taken: Mapping[str, str]) -> 
         return [
             RawColumn(n, naming.attribute_name(n), r, lg, f)
             for n, r, lg in (
-                (derived(naming.shorten(naming.link_id(base)), "_id"), Role.LINK_ID, Logical.BIGINT),
-                (derived(naming.shorten(naming.link_type(base)), "_type"), Role.LINK_TYPE, Logical.TEXT),
+                (derived(naming.link_id(base)), Role.LINK_ID, Logical.BIGINT),
+                (derived(naming.link_type(base)), Role.LINK_TYPE, Logical.TEXT),
             )
         ]
     if t.shape is Shape.MULTI_ENTITY:
         return [
             RawColumn(n, naming.attribute_name(n), r, Logical.TEXT, f)
             for n, r in (
-                (derived(naming.shorten(naming.link_ids(base)), "_ids"), Role.LINK_IDS),
-                (derived(naming.shorten(naming.link_type(base)), "_type"), Role.LINK_TYPE),
+                (derived(naming.link_ids(base)), Role.LINK_IDS),
+                (derived(naming.link_type(base)), Role.LINK_TYPE),
             )
         ]
     name = naming.shorten(base)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import keyword
 import re
+from collections.abc import Container
 
 from sqlalchemy.dialects.mysql.reserved_words import RESERVED_WORDS_MYSQL
 from sqlalchemy.dialects.postgresql.base import RESERVED_WORDS as _PG_RESERVED
@@ -158,10 +159,10 @@ def typed_link_id(field_base: str, type_stem: str) -> str:
     return shorten(f"{field_base}_{type_stem}_id")
 
 
-def disambiguate(name: str, taken: set[str] | frozenset[str]) -> str:
+def disambiguate(name: str, taken: Container[str]) -> str:
     """A derived name that clashes with an existing column doubles its last underscore (``shot_id`` ->
-    ``shot__id``), the same rule :mod:`sg2dbt.layout` applies to raw link columns. Returns ``name`` when free;
-    the caller refuses what still clashes."""
+    ``shot__id``): raw link columns (:mod:`sg2dbt.layout`) and staging keys both yield this way. Returns
+    ``name`` when free; the caller refuses what still clashes."""
     if name not in taken:
         return name
     head, sep, tail = name.rpartition("_")

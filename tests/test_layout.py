@@ -15,6 +15,7 @@ from sg2dbt import sources
 from sg2dbt.errors import NamingError
 from sg2dbt.layout import LOADED_AT_COLUMN, RETIRED_COLUMN, RawLayout, Role, plan
 from sg2dbt.model import Entity, Field, Schema
+from sg2dbt.naming import shorten
 from sg2dbt.typemap import Logical
 
 
@@ -147,6 +148,19 @@ def test_link_column_yields_to_a_field_with_that_name() -> None:
     assert shot.fields["assets"].column(Role.LINK_IDS).name == "assets_ids"
     assert shot.fields["assets"].column(Role.LINK_TYPE).name == "assets__type"
     assert shot.fields["assets_type"].column(Role.VALUE).name == "assets_type"
+
+
+def test_long_link_column_yields_by_the_same_rule_as_short_ones() -> None:
+    # 70 characters: the link's id column is cut to 63 with a hash; a field already holding that name wins,
+    # and the link column takes the doubled underscore before the hash, still within 63 characters.
+    link = "a" * 70
+    wanted = shorten(f"{link}_id")
+    shot = plan(_schema(Field("Shot", link, "entity", valid_types=("Project",)),
+                        Field("Shot", wanted, "number")))["Shot"]
+    moved = shot.fields[link].column(Role.LINK_ID).name
+    assert shot.fields[wanted].column(Role.VALUE).name == wanted
+    assert moved == shorten(f"{wanted.rpartition('_')[0]}__{wanted.rpartition('_')[2]}")
+    assert moved != wanted and len(moved) <= 63
 
 
 def test_metadata_field_keeps_its_column_and_gets_attribute_metadata_() -> None:
