@@ -84,6 +84,17 @@ def test_every_yaml_file_loads_and_uses_current_syntax(real_project: Path) -> No
     assert code["description"].startswith("Shot Code")
 
 
+def test_column_descriptions_carry_the_unit_of_the_value(real_project: Path) -> None:
+    # a BI user reading Task.duration must know it counts minutes, and that timestamps are UTC
+    src = yaml.safe_load((real_project / STG / "_shotgrid__sources.yml").read_text())["sources"][0]
+    task = {c["name"]: c["description"] for t in src["tables"] if t["name"] == "task" for c in t["columns"]}
+    stg = yaml.safe_load((real_project / STG / "stg_shotgrid__task.yml").read_text())["models"][0]
+    staged = {c["name"]: c["description"] for c in stg["columns"]}
+    for descriptions in (task, staged):
+        assert descriptions["duration"] == "Duration (duration, minutes)."
+        assert descriptions["updated_at"] == "Date Updated (date_time, UTC)."
+
+
 def test_link_and_status_tests_are_warnings_with_arguments(real_project: Path) -> None:
     doc = yaml.safe_load((real_project / STG / "stg_shotgrid__version.yml").read_text())["models"][0]
     cols = {c["name"]: c for c in doc["columns"]}

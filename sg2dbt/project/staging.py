@@ -144,9 +144,15 @@ def field_text(f: Field, what: str) -> str:
     return f"{text} {description}" if description else text
 
 
+def type_text(rf: RawField) -> str:
+    """The field's SG data type with what the type map notes of it (minutes, milliseconds, UTC, a mask...):
+    the unit a BI user needs to read the number right."""
+    note = rf.sg_type.note
+    return f"{rf.field.data_type}, {note}" if note else rf.field.data_type
+
+
 def _describe(rf: RawField, what: str = "") -> str:
-    f = rf.field
-    return field_text(f, f"{f.data_type}, {what}" if what else f.data_type)
+    return field_text(rf.field, f"{type_text(rf)}, {what}" if what else type_text(rf))
 
 
 class _Names:
