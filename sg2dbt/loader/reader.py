@@ -238,20 +238,25 @@ def prefetch(pages: Iterator[list[Record]], depth: int = 2) -> Iterator[list[Rec
     q: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
+    def put(item: Any) -> bool:
+        # Every put gives up once the consumer has stopped: a blocked put would keep this thread (and its
+        # site connection) alive for the life of the process.
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def run() -> None:
         try:
             for page in pages:
-                while not stop.is_set():
-                    try:
-                        q.put(page, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(page):
                     return
-            q.put(_DONE)
+            put(_DONE)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
-            q.put(exc)
+            put(exc)
 
     thread = threading.Thread(target=run, name="sg2dbt-prefetch", daemon=True)
     thread.start()
