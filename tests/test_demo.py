@@ -146,6 +146,10 @@ def test_dbt_docs_generate_shows_sg_descriptions(demo_run, monkeypatch):
     assert bid in model["columns"]["est_in_mins"]["description"]
     source = next(s for s in manifest["sources"].values() if s["name"] == "task")
     assert bid in source["columns"]["est_in_mins"]["description"]
+    # every column of every source table and staging model is described (the README says so)
+    staged = [n for n in manifest["nodes"].values() if n["resource_type"] == "model" and n["name"].startswith("stg_")]
+    for node in [*staged, *manifest["sources"].values()]:
+        assert node["columns"] and all(c["description"] for c in node["columns"].values()), node["name"]
     # The catalog is read from the warehouse: the described column really exists in the built view.
     assert "est_in_mins" in {c.lower() for c in catalog["nodes"][model["unique_id"]]["columns"]}
     episode = next(n for n in manifest["nodes"].values() if n["name"] == "stg_shotgrid__custom_entity01")
