@@ -7,16 +7,17 @@ for importing dbt, and a broken optional dependency only breaks the command that
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 from typing import Any
 
 import click
 
+from sg2dbt.commands.options import QUIET, VERBOSE, add_verbosity, configure_logging
 from sg2dbt.errors import Sg2dbtError
 
 # command name -> "module:attribute"
 COMMANDS: dict[str, str] = {
+    "init": "sg2dbt.commands.init:init",
     "orm": "sg2dbt.commands.core:orm",
     "ddl": "sg2dbt.commands.core:ddl",
     "schema": "sg2dbt.commands.schema:schema",
@@ -40,23 +41,45 @@ class LazyGroup(click.Group):
             return None
         module, attr = target.split(":")
         cmd: click.Command = getattr(importlib.import_module(module), attr)
-        return cmd
+        return add_verbosity(cmd)
 
 
-@click.group(cls=LazyGroup)
+def _default_map(config: Any) -> dict[str, Any]:
+    """click's per-command defaults from the config file, for every command and subcommand."""
+    from sg2dbt.commands.options import config_defaults
+
+    defaults = config_defaults(config)
+    common = defaults.pop("__common__")
+
+    def for_command(name: str) -> dict[str, Any]:
+        own = {k: v for k, v in defaults.get(name, {}).items() if v is not None}
+        return {**common, **own}
+
+    mapping = {name: for_command(name) for name in COMMANDS}
+    mapping["schema"]["dump"] = for_command("schema dump")
+    mapping["migrate"]["init"] = for_command("migrate init")
+    return mapping
+
+
+@click.group(cls=LazyGroup, params=[VERBOSE, QUIET])
 @click.version_option(package_name="sg2dbt")
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-def cli(verbose: int) -> None:
-    """From a ShotGrid schema to ORM classes, raw tables, a loader and a dbt project."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    # The handler's own level holds the verbosity: a library that lowers its logger's level (Alembic's
-    # fileConfig sets 'alembic' to INFO) must not get its records printed past -v.
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(level)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    # force: in-process callers (tests, notebooks) invoke the CLI repeatedly with a different sys.stderr each
-    # time; a handler bound to the first one would write to a closed stream afterwards.
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+@click.option("--config", "config_path", envvar="SG2DBT_CONFIG", show_envvar=True, type=click.Path(dir_okay=False),
+              help="Project config file (default: ./sg2dbt.yml if it exists).")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """From a ShotGrid schema to ORM classes, raw tables, a loader and a dbt project.
+
+    Every command reads the project config (sg2dbt.yml, see `sg2dbt init`); flags and environment
+    variables override it.
+    """
+    from pathlib import Path
+
+    from sg2dbt.config import load_config
+
+    configure_logging(ctx.meta.get("sg2dbt.verbosity", 0))
+    config = load_config(Path(config_path) if config_path else None)
+    ctx.obj = config
+    ctx.default_map = _default_map(config)
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -104,19 +104,27 @@ def _read_secret(path: str, what: str) -> str:
 
 
 def credentials(*, url: str | None = None, script: str | None = None, api_key_file: str | None = None,
-                login: str | None = None, password_file: str | None = None,
-                env: Mapping[str, str] | None = None) -> Credentials:
-    """Credentials from explicit values (flags) first, then ``SG_*`` environment variables."""
+                login: str | None = None, password_file: str | None = None, api_key_env: str | None = None,
+                password_env: str | None = None, env: Mapping[str, str] | None = None) -> Credentials:
+    """Credentials from explicit values (flags) first, then ``SG_*`` environment variables.
+
+    ``api_key_env``/``password_env`` name the variable holding the secret (default ``SG_API_KEY`` and
+    ``SG_PASSWORD``): a config file says where the secret is, never what it is.
+    """
     env = os.environ if env is None else env
     url = url or env.get("SG_URL")
     script = script or env.get("SG_SCRIPT")
     login = login or env.get("SG_LOGIN")
     api_key_file = api_key_file or env.get("SG_API_KEY_FILE")
     password_file = password_file or env.get("SG_PASSWORD_FILE")
+    for var, file in ((api_key_env, api_key_file), (password_env, password_file)):
+        if var and not file and not env.get(var):
+            raise CredentialsError(f"the environment variable {var}, named to hold the site's secret, is not set")
     if not url:
         raise CredentialsError("no site URL: set SG_URL or pass --url (or load --from-dump DIR)")
-    api_key = _read_secret(api_key_file, "API key") if api_key_file else env.get("SG_API_KEY")
-    password = _read_secret(password_file, "password") if password_file else env.get("SG_PASSWORD")
+    api_key = _read_secret(api_key_file, "API key") if api_key_file else env.get(api_key_env or "SG_API_KEY")
+    password = (_read_secret(password_file, "password") if password_file
+                else env.get(password_env or "SG_PASSWORD"))
     if script and api_key:
         register_secret(api_key)
         return Credentials(url=url, script=script, api_key=api_key)

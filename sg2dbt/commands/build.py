@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import click
 
-from sg2dbt.commands.options import read_schema, schema_options
-from sg2dbt.layout import DEFAULT_RAW_SCHEMA, plan
+from sg2dbt.commands.options import NeededOption, db_option, raw_schema_option, read_schema, schema_options
+from sg2dbt.layout import plan
 from sg2dbt.project import ADAPTERS, ProjectOptions, build_project, create_raw_tables
 
 
 @click.command()
 @schema_options
-@click.option("--out", required=True, type=click.Path(file_okay=False),
-              help="Project directory (created or refreshed).")
+@click.option("--out", cls=NeededOption, config_key="dbt.project_dir", envvar="SG2DBT_PROJECT_DIR",
+              type=click.Path(file_okay=False), help="dbt project directory (created or refreshed).")
 @click.option("--adapter", type=click.Choice(ADAPTERS), default="duckdb", show_default=True,
               help="Default dbt target; both targets are always in profiles.yml.")
 @click.option("--source-name", default="shotgrid", show_default=True, help="dbt source name (model prefix).")
-@click.option("--raw-schema", default=DEFAULT_RAW_SCHEMA, show_default=True, envvar="SG2DBT_RAW_SCHEMA",
-              help="Database schema holding the raw tables (SG2DBT_RAW_SCHEMA also overrides it at dbt run time).")
+@functools.partial(raw_schema_option, help="Database schema holding the raw tables (SG2DBT_RAW_SCHEMA also "
+                                          "overrides it at dbt run time).")
 @click.option("--project-name", default="shotgrid_analytics", show_default=True, help="dbt project and profile name.")
 @click.option("--name-by-display", is_flag=True,
               help="Name staging models by the entities' display names (CustomEntity01 shown as 'Episode').")
@@ -40,9 +41,8 @@ def build(out: str, adapter: str, source_name: str, raw_schema: str, project_nam
 
 @click.command(name="init-db")
 @schema_options
-@click.option("--db", "url", required=True, help="SQLAlchemy URL: duckdb:///path or postgresql+psycopg://...")
-@click.option("--raw-schema", default=DEFAULT_RAW_SCHEMA, show_default=True, envvar="SG2DBT_RAW_SCHEMA",
-              help="Database schema for the raw tables.")
+@db_option
+@raw_schema_option
 def init_db(url: str, raw_schema: str, **schema_opts: object) -> None:
     """Create the raw tables (and their schema) on a database; existing tables are left alone."""
     metadata = create_raw_tables(plan(read_schema(**schema_opts)), url, raw_schema)  # type: ignore[arg-type]

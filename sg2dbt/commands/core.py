@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from sg2dbt.commands.options import read_schema, schema_options
+from sg2dbt.commands.options import ENV_RAW_SCHEMA, read_schema, schema_options
 from sg2dbt.ddl import DIALECTS, create_statements
-from sg2dbt.layout import plan
+from sg2dbt.layout import DEFAULT_RAW_SCHEMA, plan
 from sg2dbt.metadata import build_metadata
 from sg2dbt.output import write_text
 from sg2dbt.script import write_script
@@ -25,12 +25,16 @@ def orm(out: str, **schema_opts: object) -> None:
 @click.command()
 @schema_options
 @click.option("--dialect", type=click.Choice(DIALECTS), default="postgresql", show_default=True)
-@click.option("--db-schema", default=None, help="Database schema of the raw tables (none by default).")
+@click.option("--raw-schema", "--db-schema", envvar=ENV_RAW_SCHEMA, show_envvar=True,
+              help=f"Database schema of the raw tables ('' for none) [default: {DEFAULT_RAW_SCHEMA}, none on sqlite, "
+                   f"which has no schemas].")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
-def ddl(dialect: str, db_schema: str | None, out: str | None, **schema_opts: object) -> None:
+def ddl(dialect: str, raw_schema: str | None, out: str | None, **schema_opts: object) -> None:
     """Print CREATE TABLE statements for the raw tables, compiled by SQLAlchemy."""
+    if raw_schema is None:
+        raw_schema = "" if dialect == "sqlite" else DEFAULT_RAW_SCHEMA
     layout = plan(read_schema(**schema_opts))  # type: ignore[arg-type]
-    text = create_statements(build_metadata(layout, db_schema), dialect)
+    text = create_statements(build_metadata(layout, raw_schema or None), dialect)
     if out:
         write_text(out, text)
     else:

@@ -7,8 +7,15 @@ from typing import Any
 
 import click
 
-from sg2dbt.commands.options import F, read_schema, schema_options, site_credentials, site_options
-from sg2dbt.layout import DEFAULT_RAW_SCHEMA
+from sg2dbt.commands.options import (
+    ENV_DB,
+    F,
+    raw_schema_option,
+    read_schema,
+    schema_options,
+    site_credentials,
+    site_options,
+)
 from sg2dbt.model import Schema
 
 
@@ -73,15 +80,10 @@ def _schema_optional(func: F) -> F:
 
 
 def _db_options(func: F) -> F:
-    for opt in reversed([
-        click.option("--db", "url", envvar="SG2DBT_DB",
-                     help="SQLAlchemy URL of the warehouse (or SG2DBT_DB): postgresql+psycopg://..., "
-                          "duckdb:///path, sqlite:///path."),
-        click.option("--raw-schema", default=DEFAULT_RAW_SCHEMA, show_default=True, envvar="SG2DBT_RAW_SCHEMA",
-                     help="Database schema of the raw tables ('' for none, e.g. on SQLite)."),
-    ]):
-        func = opt(func)
-    return func
+    """--db and --raw-schema, checked by the command itself: `migrate` needs --db only without a subcommand."""
+    func = raw_schema_option(func)
+    return click.option("--db", "url", envvar=ENV_DB, show_envvar=True,
+                        help="SQLAlchemy URL of the warehouse: postgresql://..., duckdb:///path, sqlite:///path.")(func)
 
 
 @click.group(invoke_without_command=True)
@@ -102,7 +104,8 @@ def migrate(ctx: click.Context, url: str | None, raw_schema: str, allow_destruct
     if ctx.invoked_subcommand is not None:
         return
     if not schema_opts.get("schema_path") or not url:
-        raise click.UsageError("migrate needs --schema FILE and --db URL (or a subcommand: init)")
+        raise click.UsageError("migrate needs --schema FILE and --db URL (or SG2DBT_SCHEMA and SG2DBT_DB, or "
+                               "schema_file and warehouse.url in sg2dbt.yml), or a subcommand: init")
     from sg2dbt.database import create_engine
     from sg2dbt.errors import MigrationError
     from sg2dbt.evolve.migrate import migrate_schema, refused_message
@@ -131,7 +134,7 @@ def init(directory: str, url: str | None, raw_schema: str, schema_path: str, ent
     from sg2dbt.evolve.environment import INI_NAME, init_environment
 
     if not url:
-        raise click.UsageError("migrate init needs --db URL (or SG2DBT_DB)")
+        raise click.UsageError("migrate init needs --db URL (or SG2DBT_DB, or warehouse.url in sg2dbt.yml)")
     read_schema(schema_path, entity_schema_path, only, ignore, ignore_field)   # refuse a bad schema now
     written = init_environment(directory, schema_path=schema_path, url=url, raw_schema=raw_schema or None,
                                entity_schema_path=entity_schema_path, only=only, ignore=ignore,

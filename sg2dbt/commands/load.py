@@ -11,14 +11,21 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sg2dbt.commands.options import read_schema, schema_options, site_credentials, site_options
+from sg2dbt.commands.options import (
+    db_option,
+    quiet_option,
+    raw_schema_option,
+    read_schema,
+    schema_options,
+    site_credentials,
+    site_options,
+)
 from sg2dbt.errors import LoadError
-from sg2dbt.layout import DEFAULT_RAW_SCHEMA
 
 if TYPE_CHECKING:
     from sg2dbt.layout import RawLayout
 
-SITE_KEYS = ("site_url", "site_script", "api_key_file", "site_login", "password_file")
+SITE_KEYS = ("site_url", "site_script", "api_key_env", "api_key_file", "site_login", "password_env", "password_file")
 SCHEMA_KEYS = ("schema_path", "entity_schema_path", "only", "ignore", "ignore_field")
 
 
@@ -51,18 +58,16 @@ def retry_options(func: Any) -> Any:
 @click.command()
 @schema_options
 @site_options
-@click.option("--db", "url", required=True, envvar="SG2DBT_DB",
-              help="SQLAlchemy URL of the warehouse: duckdb:///path, postgresql+psycopg://..., sqlite:///...")
+@db_option
 @click.option("--from-dump", "dump_dir", type=click.Path(file_okay=False),
               help="Read an offline dump (one <Entity>.jsonl or .json per entity) instead of a site.")
-@click.option("--raw-schema", default=DEFAULT_RAW_SCHEMA, show_default=True, envvar="SG2DBT_RAW_SCHEMA",
-              help="Database schema of the raw tables.")
+@raw_schema_option
 @click.option("--full-refresh", is_flag=True, help="Reload every entity whole instead of incrementally.")
 @click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 64),
               help="Entities loaded in parallel (one site and one database connection each).")
 @click.option("--overlap", default=300, show_default=True, type=click.IntRange(0),
               help="Seconds re-read before the high-water mark (clock skew, records changed mid-load).")
-@click.option("--quiet", is_flag=True, help="No progress and no summary table (errors still go to stderr).")
+@quiet_option("No progress and no summary table (errors still go to stderr).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout (for cron and monitoring).")
 @retry_options
 def load(url: str, dump_dir: str | None, raw_schema: str, full_refresh: bool, workers: int, overlap: int,
@@ -107,7 +112,7 @@ def load(url: str, dump_dir: str | None, raw_schema: str, full_refresh: bool, wo
 @schema_options
 @site_options
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory for the dump files.")
-@click.option("--quiet", is_flag=True, help="No per-entity lines.")
+@quiet_option("No per-entity lines.")
 @retry_options
 def dump(out: str, quiet: bool, retries: int, retry_delay: float, **opts: Any) -> None:
     """Write every record of a site (live and retired) as <Entity>.jsonl / <Entity>.retired.jsonl files."""
