@@ -32,13 +32,13 @@ sys.path.insert(0, str(REPO))
 
 import sqlalchemy as sa  # noqa: E402
 
-from sg2dbt import sources  # noqa: E402
-from sg2dbt.layout import RawLayout, plan  # noqa: E402
+from sg2dbt.core.layout import RawLayout, plan  # noqa: E402
+from sg2dbt.emit.metadata import build_metadata  # noqa: E402
 from sg2dbt.loader import LoadOptions, load  # noqa: E402
 from sg2dbt.loader.convert import RowConverter  # noqa: E402
 from sg2dbt.loader.writers import PostgresWriter  # noqa: E402
-from sg2dbt.metadata import build_metadata  # noqa: E402
-from tests.sgsite import record  # noqa: E402
+from sg2dbt.schema import sources  # noqa: E402
+from tests.support.sgsite import record  # noqa: E402
 
 PG_URL = os.environ.get("SG2DBT_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SCHEMA_JSON = Path(os.environ.get("SG2DBT_SHARED_DATA", REPO.parent / "shared" / "data")) / \

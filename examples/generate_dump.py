@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sg2dbt import sources
 from sg2dbt.demo.generate import DEFAULT_SEED, generate, write_dump
+from sg2dbt.schema import sources
 
 HERE = Path(__file__).resolve().parent
 

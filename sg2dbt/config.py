@@ -21,8 +21,8 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
-from sg2dbt.errors import Sg2dbtError
-from sg2dbt.layout import DEFAULT_RAW_SCHEMA
+from sg2dbt.core.errors import Sg2dbtError
+from sg2dbt.core.layout import DEFAULT_RAW_SCHEMA
 
 CONFIG_NAME = "sg2dbt.yml"
 CONFIG_ENV = "SG2DBT_CONFIG"
@@ -140,7 +140,7 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     if doc is None:
         doc = {}
     config: Config = _Reader(found, env).section(Config, doc, "")
-    from sg2dbt.project.options import ADAPTERS
+    from sg2dbt.emit.project.options import ADAPTERS
 
     if config.dbt.adapter not in ADAPTERS:
         raise ConfigError(f"{found}: dbt.adapter: {config.dbt.adapter!r} is not one of {', '.join(ADAPTERS)}")

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sg2dbt.errors import SchemaError
-from sg2dbt.model import Schema
+from sg2dbt.core.errors import SchemaError
+from sg2dbt.core.model import Schema
 
 Record = dict[str, Any]
 T = TypeVar("T")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sg2dbt.errors import Sg2dbtError
+from sg2dbt.core.errors import Sg2dbtError
 
 # Where a wheel puts the studio: pyproject.toml's force-include names this path (tested).
 PACKAGED = Path(__file__).resolve().parent / "studio"

@@ -23,13 +23,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sg2dbt import sources
+from sg2dbt.core.errors import Sg2dbtError
+from sg2dbt.core.layout import DEFAULT_RAW_SCHEMA
+from sg2dbt.core.model import Schema
 from sg2dbt.demo import paths
 from sg2dbt.demo.generate import DEFAULT_SEED, generate, write_dump
 from sg2dbt.demo.report import Report, read_report
-from sg2dbt.errors import Sg2dbtError
-from sg2dbt.layout import DEFAULT_RAW_SCHEMA
-from sg2dbt.model import Schema
+from sg2dbt.schema import sources
 
 MARTS = ("shot_progress_by_sequence", "shot_progress_by_episode", "task_time_vs_bid")
 DUMP_DIR, PROJECT_DIR, DB_FILE = "dump", "project", "studio.duckdb"
@@ -79,7 +79,7 @@ def _env(**values: str) -> Iterator[None]:
 def scaffold(schema: Schema, project_dir: Path, db_path: Path) -> None:
     """``sg2dbt build --adapter duckdb``, then the example marts into models/marts/ (a user directory
     that ``sg2dbt build`` never touches)."""
-    from sg2dbt.project import ProjectOptions, build_project
+    from sg2dbt.emit.project import ProjectOptions, build_project
 
     build_project(schema, project_dir, ProjectOptions(adapter="duckdb", raw_schema=RAW_SCHEMA, db_path=db_path))
     marts = project_dir / "models" / "marts"
@@ -93,7 +93,7 @@ def load(schema: Schema, dump_dir: Path, db_path: Path) -> dict[str, int]:
     """``sg2dbt load --from-dump``: creates the raw tables and loads every entity; rows per entity after."""
     import sqlalchemy as sa
 
-    from sg2dbt.layout import plan
+    from sg2dbt.core.layout import plan
     from sg2dbt.loader import DumpSource, LoadOptions
     from sg2dbt.loader import load as load_records
 

@@ -3,7 +3,7 @@
 SG has no rename: a renamed field or entity is a new API name, so it shows up here as one removal plus one
 addition (the display name is the only thing SG lets users rename in place, and that is a change).
 
-Raw-layer consequences are never derived here: both schemas go through :func:`sg2dbt.layout.plan` and the
+Raw-layer consequences are never derived here: both schemas go through :func:`sg2dbt.core.layout.plan` and the
 resulting tables are compared column by column. That also catches columns of an *unchanged* field that
 moved because a new field took their name (the layout's collision rule), which a field-level comparison
 alone would miss.
@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sg2dbt.layout import RawColumn, RawLayout, RawTable, plan
-from sg2dbt.model import Entity, Field, Schema
+from sg2dbt.core.layout import RawColumn, RawLayout, RawTable, plan
+from sg2dbt.core.model import Entity, Field, Schema
 
 # Field properties whose change is reported, in report order. Each one changes some generated output:
 # storage (data_type, summary_default), staging link keys (valid_types), tests (valid_values), docs.

@@ -19,8 +19,8 @@ import jinja2
 import sqlalchemy as sa
 from alembic.operations import ops as alembic_ops
 
-from sg2dbt.database import ensure_schema
-from sg2dbt.errors import MigrationError
+from sg2dbt.core.database import ensure_schema
+from sg2dbt.core.errors import MigrationError
 from sg2dbt.evolve.migrate import (
     catalog_operations,
     context_options,
@@ -28,7 +28,7 @@ from sg2dbt.evolve.migrate import (
     strip_autoincrement,
     target_metadata,
 )
-from sg2dbt.sources import from_path
+from sg2dbt.schema.sources import from_path
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 INI_NAME = "alembic.ini"

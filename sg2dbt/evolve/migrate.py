@@ -38,11 +38,11 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from alembic.operations import ops as alembic_ops
 
-from sg2dbt.database import ensure_schema
-from sg2dbt.errors import DriftError, MigrationError
-from sg2dbt.layout import LOADED_AT_COLUMN, RETIRED_COLUMN, RawLayout, plan
-from sg2dbt.metadata import build_metadata
-from sg2dbt.model import Schema
+from sg2dbt.core.database import ensure_schema
+from sg2dbt.core.errors import DriftError, MigrationError
+from sg2dbt.core.layout import LOADED_AT_COLUMN, RETIRED_COLUMN, RawLayout, plan
+from sg2dbt.core.model import Schema
+from sg2dbt.emit.metadata import build_metadata
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,11 @@
 """SG records (``find()``-shaped dicts) to raw-table rows.
 
-Driven only by the :class:`~sg2dbt.layout.RawTable`: which fields are read, which columns they fill and how
+Driven only by the :class:`~sg2dbt.core.layout.RawTable`: which fields are read, which columns they fill and how
 each value is converted come from the layout's roles and logical types, never from a name derived here.
 
 Speed matters (a million records, ~70 columns each), so a row is built by a function compiled once per table
 (:class:`RowConverter`); only when that fails is the record walked again, field by field, with the strict
-converters, to name the field that did not fit (:class:`~sg2dbt.errors.ValueFitError`).
+converters, to name the field that did not fit (:class:`~sg2dbt.core.errors.ValueFitError`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sg2dbt.errors import ValueFitError
-from sg2dbt.layout import RawColumn, RawTable, Role
-from sg2dbt.typemap import Logical, Shape
+from sg2dbt.core.errors import ValueFitError
+from sg2dbt.core.layout import RawColumn, RawTable, Role
+from sg2dbt.core.typemap import Logical, Shape
 
 UTC = dt.timezone.utc
 _BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sg2dbt.layout import RawTable
+from sg2dbt.core.layout import RawTable
 from sg2dbt.loader.convert import RowConverter, json_text
 from sg2dbt.loader.reader import SiteSource
 

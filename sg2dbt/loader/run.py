@@ -28,9 +28,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sg2dbt.errors import LoadError, Sg2dbtError
+from sg2dbt.core.errors import LoadError, Sg2dbtError
+from sg2dbt.core.layout import DEFAULT_RAW_SCHEMA, RawLayout, RawTable, Role
 from sg2dbt.evolve.migrate import require_no_drift
-from sg2dbt.layout import DEFAULT_RAW_SCHEMA, RawLayout, RawTable, Role
 from sg2dbt.loader import state as sync
 from sg2dbt.loader.convert import Record, Row, RowConverter
 from sg2dbt.loader.reader import Source, chunks, prefetch
@@ -128,7 +128,7 @@ def prepare(engine: sa.Engine, layout: RawLayout, schema: str | None) -> tuple[s
 
     Returns the metadata of the raw tables and the sync table.
     """
-    from sg2dbt.project.rawdb import create_raw_tables
+    from sg2dbt.emit.rawdb import create_raw_tables
 
     metadata = create_raw_tables(layout, engine, schema)
     state_table = sync.sync_table(metadata, schema)

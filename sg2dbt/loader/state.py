@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sg2dbt.layout import RawTable
+from sg2dbt.core.layout import RawTable
 
 SYNC_TABLE = "_sg2dbt_sync"   # the "_sg2dbt" prefix keeps it out of schema migrations (sg2dbt.evolve)
 

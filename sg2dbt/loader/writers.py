@@ -24,9 +24,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sg2dbt.layout import RawColumn, Role
+from sg2dbt.core.layout import RawColumn, Role
+from sg2dbt.core.typemap import Logical
 from sg2dbt.loader.convert import Row, json_text
-from sg2dbt.typemap import Logical
 
 _PG_TYPES: dict[Logical, str] = {
     Logical.TEXT: "text", Logical.BIGINT: "int8", Logical.DOUBLE: "float8", Logical.BOOLEAN: "bool",

@@ -1,0 +1,97 @@
+"""The ``sg2dbt`` command line.
+
+Subcommands live in their own modules and are imported only when invoked, so ``sg2dbt ddl`` does not pay
+for importing dbt, and a broken optional dependency only breaks the command that needs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from sg2dbt.cli.commands.options import QUIET, VERBOSE, add_verbosity, configure_logging
+from sg2dbt.core.errors import Sg2dbtError
+
+# command name -> "module:attribute"
+COMMANDS: dict[str, str] = {
+    "init": "sg2dbt.cli.commands.init:init",
+    "orm": "sg2dbt.cli.commands.core:orm",
+    "ddl": "sg2dbt.cli.commands.core:ddl",
+    "schema": "sg2dbt.cli.commands.schema:schema",
+    "build": "sg2dbt.cli.commands.build:build",
+    "init-db": "sg2dbt.cli.commands.build:init_db",
+    "load": "sg2dbt.cli.commands.load:load",
+    "dump": "sg2dbt.cli.commands.load:dump",
+    "diff": "sg2dbt.cli.commands.evolve:diff",
+    "migrate": "sg2dbt.cli.commands.evolve:migrate",
+    "demo": "sg2dbt.cli.commands.demo:demo",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        cmd: click.Command = getattr(importlib.import_module(module), attr)
+        return add_verbosity(cmd)
+
+
+def _default_map(config: Any) -> dict[str, Any]:
+    """click's per-command defaults from the config file, for every command and subcommand."""
+    from sg2dbt.cli.commands.options import config_defaults
+
+    defaults = config_defaults(config)
+    common = defaults.pop("__common__")
+
+    def for_command(name: str) -> dict[str, Any]:
+        own = {k: v for k, v in defaults.get(name, {}).items() if v is not None}
+        return {**common, **own}
+
+    mapping = {name: for_command(name) for name in COMMANDS}
+    mapping["schema"]["dump"] = for_command("schema dump")
+    mapping["migrate"]["init"] = for_command("migrate init")
+    return mapping
+
+
+@click.group(cls=LazyGroup, params=[VERBOSE, QUIET])
+@click.version_option(package_name="sg2dbt")
+@click.option("--config", "config_path", envvar="SG2DBT_CONFIG", show_envvar=True, type=click.Path(dir_okay=False),
+              help="Project config file (default: ./sg2dbt.yml if it exists).")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """From a ShotGrid schema to ORM classes, raw tables, a loader and a dbt project.
+
+    Every command reads the project config (sg2dbt.yml, see `sg2dbt init`); flags and environment
+    variables override it.
+    """
+    from pathlib import Path
+
+    from sg2dbt.config import load_config
+
+    configure_logging(ctx.meta.get("sg2dbt.verbosity", 0))
+    config = load_config(Path(config_path) if config_path else None)
+    ctx.obj = config
+    ctx.default_map = _default_map(config)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: our own errors become one line on stderr and exit status 2, never a traceback."""
+    try:
+        return cli.main(args=argv, prog_name="sg2dbt", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except Sg2dbtError as exc:
+        click.echo(f"sg2dbt: error: {exc}", err=True)
+        sys.exit(2)

@@ -1,0 +1,49 @@
+"""``sg2dbt build`` (scaffold or refresh a dbt project) and ``sg2dbt init-db`` (create its raw tables)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import click
+
+from sg2dbt.cli.commands.options import NeededOption, db_option, raw_schema_option, read_schema, schema_options
+from sg2dbt.core.layout import plan
+from sg2dbt.emit.project import ADAPTERS, ProjectOptions, build_project, create_raw_tables
+
+
+@click.command()
+@schema_options
+@click.option("--out", cls=NeededOption, config_key="dbt.project_dir", envvar="SG2DBT_PROJECT_DIR",
+              type=click.Path(file_okay=False), help="dbt project directory (created or refreshed).")
+@click.option("--adapter", type=click.Choice(ADAPTERS), default="duckdb", show_default=True,
+              help="Default dbt target; both targets are always in profiles.yml.")
+@click.option("--source-name", default="shotgrid", show_default=True, help="dbt source name (model prefix).")
+@functools.partial(raw_schema_option, help="Database schema holding the raw tables (SG2DBT_RAW_SCHEMA also "
+                                          "overrides it at dbt run time).")
+@click.option("--project-name", default="shotgrid_analytics", show_default=True, help="dbt project and profile name.")
+@click.option("--name-by-display", is_flag=True,
+              help="Name staging models by the entities' display names (CustomEntity01 shown as 'Episode').")
+@click.option("--db-path", type=click.Path(dir_okay=False),
+              help="DuckDB file for the duckdb target (default: <out>/<project-name>.duckdb), written absolute.")
+def build(out: str, adapter: str, source_name: str, raw_schema: str, project_name: str, name_by_display: bool,
+          db_path: str | None, **schema_opts: object) -> None:
+    """Scaffold or refresh a dbt project: sources, staging and bridge models, tests, macros, raw DDL."""
+    options = ProjectOptions(adapter=adapter, source_name=source_name, raw_schema=raw_schema,
+                             project_name=project_name, name_by_display=name_by_display,
+                             db_path=Path(db_path) if db_path else None)
+    report = build_project(read_schema(**schema_opts), out, options)  # type: ignore[arg-type]
+    for rel in report.kept_edited:
+        click.echo(f"kept {rel}: edited since sg2dbt generated it (delete it to regenerate)", err=True)
+    click.echo(f"{out}: {len(report.written)} written, {len(report.unchanged)} unchanged, "
+               f"{len(report.removed)} removed, {len(report.kept_edited)} kept as edited", err=True)
+
+
+@click.command(name="init-db")
+@schema_options
+@db_option
+@raw_schema_option
+def init_db(url: str, raw_schema: str, **schema_opts: object) -> None:
+    """Create the raw tables (and their schema) on a database; existing tables are left alone."""
+    metadata = create_raw_tables(plan(read_schema(**schema_opts)), url, raw_schema)  # type: ignore[arg-type]
+    click.echo(f"raw tables ready: {len(metadata.tables)} in schema {raw_schema}", err=True)

@@ -1,0 +1,169 @@
+"""All naming rules in one place: tables, columns, ORM classes and attributes, dbt model names.
+
+Decisions (documented in README "Raw and staging conventions"):
+
+* Identifiers are lower-case ``[a-z0-9_]``; any other character becomes ``_`` and a leading digit gets a
+  ``_`` prefix. SG's own field names already satisfy this, so the database column keeps the SG name.
+* SQL reserved words (``user``, ``order``, ``group``) are kept as names and quoted wherever SQL is emitted.
+* Identifiers longer than PostgreSQL's 63 bytes are cut to 54 characters plus ``_`` and the first 8 hex
+  digits of the SHA-1 of the full name: deterministic and stable when other names change.
+* ORM attributes equal column names except where Python or SQLAlchemy forbid it (keywords, ``metadata``,
+  ``registry``): those get a trailing ``_`` (``metadata`` -> ``metadata_``), as sqlacodegen does.
+* Columns that would collide are resolved in :mod:`sg2dbt.core.layout`; what cannot be resolved is refused
+  with a :class:`~sg2dbt.core.errors.NamingError` naming both SG fields.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import keyword
+import re
+from collections.abc import Container
+
+from sqlalchemy.dialects.mysql.reserved_words import RESERVED_WORDS_MYSQL
+from sqlalchemy.dialects.postgresql.base import RESERVED_WORDS as _PG_RESERVED
+from sqlalchemy.sql.compiler import RESERVED_WORDS as _ANSI_RESERVED
+
+MAX_IDENTIFIER = 63
+_HASH_LEN = 8
+
+# Keywords that SQLAlchemy's lists lack: DuckDB's reserved and type/function keywords (duckdb_keywords())
+# and SQLite's newer ones. A table or column so named fails on that database unless quoted.
+_MORE_RESERVED = frozenset({
+    "lambda", "pivot", "pivot_longer", "pivot_wider", "summarize", "unpivot", "anti", "asof", "at",
+    "collation", "columns", "concurrently", "glob", "map", "positional", "semi", "struct", "tablesample",
+    "try_cast", "tuple", "unpack", "nothing", "returning",
+})
+
+# Words that must be quoted on at least one supported database; quoting them everywhere is harmless, and
+# the emitters do (SQLAlchemy alone quotes only what the target dialect's own list holds: SQLite's lacks
+# ``returning``).
+RESERVED_WORDS: frozenset[str] = frozenset(
+    w.lower() for w in _PG_RESERVED | _ANSI_RESERVED | RESERVED_WORDS_MYSQL | _MORE_RESERVED
+)
+
+# Attribute names a declarative class cannot use for a column.
+_SA_RESERVED_ATTRS = frozenset({"metadata", "registry", "awaitable_attrs"})
+
+# Module names the class bodies of the standalone module call (``sa.Text()``, ``mapped_column(...)``): a column
+# attribute of that name would shadow them for every column after it.
+_MODULE_CALLS = frozenset({"sa", "mapped_column"})
+
+# Names the generated standalone module defines itself; an entity class may not shadow them.
+MODULE_NAMES = frozenset({"Base", "CLASSES", "Optional", "Any", "datetime", "sa", "Mapped", "mapped_column",
+                          "DeclarativeBase", "JSONB", "annotations"})
+
+_NON_IDENT = re.compile(r"[^a-z0-9_]")
+_CAMEL_1 = re.compile(r"([A-Z]+)([A-Z][a-z])")
+_CAMEL_2 = re.compile(r"([a-z0-9])([A-Z])")
+
+
+def shorten(name: str, limit: int = MAX_IDENTIFIER) -> str:
+    """Cut ``name`` to ``limit`` characters, keeping it unique by a hash of the full name."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:_HASH_LEN]
+    return f"{name[: limit - _HASH_LEN - 1]}_{digest}"
+
+
+def normalize(raw: str) -> str:
+    """Lower-case ``[a-z0-9_]`` form of any SG name (without length limit)."""
+    name = _NON_IDENT.sub("_", raw.lower())
+    if not name or name[0].isdigit():
+        name = f"_{name}"
+    return name
+
+
+def identifier(raw: str) -> str:
+    """A legal database identifier for an SG name: normalized, then shortened."""
+    return shorten(normalize(raw))
+
+
+def snake_case(api_name: str) -> str:
+    """``HumanUser`` -> ``human_user``, ``CustomEntity01`` -> ``custom_entity01``, ``APIUser`` -> ``api_user``."""
+    return _CAMEL_2.sub(r"\1_\2", _CAMEL_1.sub(r"\1_\2", api_name)).lower()
+
+
+def table_name(entity: str) -> str:
+    return identifier(snake_case(entity))
+
+
+def link_id(field_column: str) -> str:
+    return f"{field_column}_id"
+
+
+def link_ids(field_column: str) -> str:
+    return f"{field_column}_ids"
+
+
+def link_type(field_column: str) -> str:
+    return f"{field_column}_type"
+
+
+def class_name(entity: str) -> str:
+    """The ORM class name: the API name wherever Python allows it."""
+    name = re.sub(r"[^0-9A-Za-z_]", "_", entity)
+    if not name or name[0].isdigit():
+        name = f"E_{name}"
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in MODULE_NAMES or name.startswith("__"):
+        name = f"{name}_"
+    return name
+
+
+def attribute_name(column: str) -> str:
+    """The ORM attribute of a column: the column name unless Python or SQLAlchemy reserve it.
+
+    Soft keywords (``match``, ``type``) are legal attributes and are kept: suffixing them would make the
+    output depend on the Python version that generated it.
+    """
+    if column.startswith(("_sa_", "__")):
+        # A suffix cannot help here: SQLAlchemy's declarative scan skips such names (the column would vanish
+        # from the standalone module) and Python mangles ``__x`` inside a class body.
+        return f"sg{column}"
+    if keyword.iskeyword(column) or column in _SA_RESERVED_ATTRS or column in _MODULE_CALLS:
+        return f"{column}_"
+    return column
+
+
+def is_reserved(name: str) -> bool:
+    """True where SQL must quote ``name`` on some supported database."""
+    return name.lower() in RESERVED_WORDS
+
+
+# --- dbt staging layer -------------------------------------------------------------------------------
+# Staging names are built from a per-entity *stem*: the raw table name, or (``--name-by-display``) the
+# identifier of the entity's display name. Model names are relation names, so they obey the 63-byte limit.
+
+def display_stem(display_name: str) -> str:
+    """``"Disk Location"`` -> ``disk_location``: the stem of an entity named by its site display name."""
+    return identifier(re.sub(r"_+", "_", normalize(display_name.strip())).strip("_") or "_")
+
+
+def staging_model(source: str, stem: str) -> str:
+    """``stg_<source>__<entity>``, dbt's staging convention."""
+    return shorten(f"stg_{source}__{stem}")
+
+
+def bridge_model(source: str, stem: str, field_base: str) -> str:
+    """``stg_<source>__<entity>__<field>``: one row per link of a multi-entity field."""
+    return shorten(f"stg_{source}__{stem}__{field_base}")
+
+
+def entity_key(stem: str) -> str:
+    """The staging primary key: ``id`` renamed ``<entity>_id`` so joins read ``shot.shot_id = v.shot_id``."""
+    return shorten(f"{stem}_id")
+
+
+def typed_link_id(field_base: str, type_stem: str) -> str:
+    """``entity`` + ``shot`` -> ``entity_shot_id``: the id of a polymorphic link when it points at one type."""
+    return shorten(f"{field_base}_{type_stem}_id")
+
+
+def disambiguate(name: str, taken: Container[str]) -> str:
+    """A derived name that clashes with an existing column doubles its last underscore (``shot_id`` ->
+    ``shot__id``): raw link columns (:mod:`sg2dbt.core.layout`) and staging keys both yield this way. Returns
+    ``name`` when free; the caller refuses what still clashes."""
+    if name not in taken:
+        return name
+    head, sep, tail = name.rpartition("_")
+    return shorten(f"{head}__{tail}") if sep and head else shorten(f"{name}__")

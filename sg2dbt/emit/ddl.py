@@ -1,0 +1,34 @@
+"""CREATE TABLE statements for the raw layer, compiled by SQLAlchemy for a named dialect."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+from sqlalchemy.dialects import registry
+from sqlalchemy.engine import Dialect
+from sqlalchemy.schema import CreateSchema, CreateTable
+
+from sg2dbt.core.errors import Sg2dbtError
+
+DIALECTS = ("postgresql", "duckdb", "sqlite", "mysql", "mariadb")
+
+
+def dialect(name: str) -> Dialect:
+    if name not in DIALECTS:
+        raise Sg2dbtError(f"unknown dialect {name!r}; choose one of {', '.join(DIALECTS)}")
+    if name == "mariadb":
+        from sqlalchemy.dialects.mysql.mariadb import MariaDBDialect
+
+        return MariaDBDialect()
+    return registry.load(name)()
+
+
+def create_statements(metadata: MetaData, dialect_name: str, *, create_schema: bool = True) -> str:
+    """The whole DDL script: the schema (where the dialect has schemas), then one CREATE TABLE per entity."""
+    d = dialect(dialect_name)
+    out: list[str] = []
+    schemas = sorted({t.schema for t in metadata.tables.values() if t.schema})
+    if create_schema and dialect_name != "sqlite":
+        out += [f"{str(CreateSchema(s, if_not_exists=True).compile(dialect=d)).strip()};" for s in schemas]
+    for t in sorted(metadata.tables.values(), key=lambda t: t.name):
+        out.append(f"{str(CreateTable(t, if_not_exists=True).compile(dialect=d)).strip()};")
+    return "\n\n".join(out) + "\n"

@@ -1,0 +1,40 @@
+"""What a user chooses for a generated dbt project (everything else follows from the schema)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from sg2dbt.core.errors import ProjectError
+from sg2dbt.core.layout import DEFAULT_RAW_SCHEMA
+
+ADAPTERS = ("duckdb", "postgres")
+_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class ProjectOptions:
+    adapter: str = "duckdb"
+    source_name: str = "shotgrid"
+    raw_schema: str = DEFAULT_RAW_SCHEMA
+    project_name: str = "shotgrid_analytics"
+    name_by_display: bool = False
+    db_path: Path | None = None  # DuckDB file; absolute in profiles.yml so dbt works from any directory
+
+    def __post_init__(self) -> None:
+        if self.adapter not in ADAPTERS:
+            raise ProjectError(f"unknown adapter {self.adapter!r}; choose one of {', '.join(ADAPTERS)}")
+        for label, value in (("source name", self.source_name), ("raw schema", self.raw_schema),
+                             ("project name", self.project_name)):
+            if not _NAME.match(value) or len(value) > 40:
+                raise ProjectError(f"{label} {value!r} must be a lower-case identifier ([a-z_][a-z0-9_]*, "
+                                   f"at most 40 characters)")
+
+    @property
+    def dialect(self) -> str:
+        """SQLAlchemy dialect name of the adapter (for the DBA's DDL file)."""
+        return "postgresql" if self.adapter == "postgres" else "duckdb"
+
+    def duckdb_path(self, out: Path) -> Path:
+        return (self.db_path if self.db_path is not None else out / f"{self.project_name}.duckdb").resolve()

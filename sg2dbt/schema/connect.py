@@ -1,0 +1,162 @@
+"""Credentials for a live SG site, and the connection made from them.
+
+Secrets (an API key, a password) come from the environment (``SG_API_KEY``, ``SG_PASSWORD``) or from a file
+(``--api-key-file``/``SG_API_KEY_FILE``, ``--password-file``/``SG_PASSWORD_FILE``), never from a command-line
+flag, where ``ps`` and shell history would show them. They are kept out of ``repr``, registered with
+:func:`redact` so no log line or error message can carry them, and never written anywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sg2dbt.core.errors import Sg2dbtError
+
+
+class CredentialsError(Sg2dbtError):
+    """Missing, unreadable or rejected site credentials (the message never holds a secret)."""
+
+
+_SECRETS: set[str] = set()
+_LOCK = threading.Lock()
+
+
+def register_secret(secret: str) -> None:
+    if secret and len(secret) >= 4:
+        with _LOCK:
+            _SECRETS.add(secret)
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret replaced by ``***``."""
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message, redacted and cut to 200 characters: site errors become one-line
+    messages, and a dependency's message may repeat a request that carried the key."""
+    text = redact(str(exc)).strip()
+    return text.splitlines()[0][:200] if text else ""
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites log records so a registered secret never reaches a handler (dependencies log too)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _SECRETS:
+            message = record.getMessage()
+            clean = redact(message)
+            if clean != message or record.exc_info:
+                record.msg, record.args = clean, None
+                if record.exc_info:
+                    record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+                    record.exc_info = None
+        return True
+
+
+def install_log_redaction() -> None:
+    """Attach :class:`RedactingFilter` to every handler of the root logger.
+
+    At debug level (``sg2dbt -vv``) shotgun_api3's own debug log, which it keeps at WARNING, is opened too:
+    it shows each request and reply (request bodies carry the credentials: the filter redacts them).
+    """
+    root = logging.getLogger()
+    if root.getEffectiveLevel() <= logging.DEBUG:
+        import shotgun_api3  # noqa: F401 - its import sets its logger to WARNING: import first, then open it
+
+        logging.getLogger("shotgun_api3").setLevel(logging.DEBUG)
+    for handler in root.handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
+
+
+@dataclass(frozen=True)
+class Credentials:
+    url: str
+    script: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    login: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        who = f"script {self.script!r}" if self.script else f"login {self.login!r}"
+        return f"{self.url} ({who})"
+
+
+def _read_secret(path: str, what: str) -> str:
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise CredentialsError(f"cannot read the {what} file {path}: {exc.strerror}") from None
+    if not text:
+        raise CredentialsError(f"the {what} file {path} is empty")
+    return text
+
+
+def credentials(*, url: str | None = None, script: str | None = None, api_key_file: str | None = None,
+                login: str | None = None, password_file: str | None = None, api_key_env: str | None = None,
+                password_env: str | None = None, env: Mapping[str, str] | None = None) -> Credentials:
+    """Credentials from explicit values (flags) first, then ``SG_*`` environment variables.
+
+    ``api_key_env``/``password_env`` name the variable holding the secret (default ``SG_API_KEY`` and
+    ``SG_PASSWORD``): a config file says where the secret is, never what it is.
+    """
+    env = os.environ if env is None else env
+    url = url or env.get("SG_URL")
+    script = script or env.get("SG_SCRIPT")
+    login = login or env.get("SG_LOGIN")
+    api_key_file = api_key_file or env.get("SG_API_KEY_FILE")
+    password_file = password_file or env.get("SG_PASSWORD_FILE")
+    for var, file in ((api_key_env, api_key_file), (password_env, password_file)):
+        if var and not file and not env.get(var):
+            raise CredentialsError(f"the environment variable {var}, named to hold the site's secret, is not set")
+    if not url:
+        raise CredentialsError("no site URL: set SG_URL or pass --url (or load --from-dump DIR)")
+    api_key = _read_secret(api_key_file, "API key") if api_key_file else env.get(api_key_env or "SG_API_KEY")
+    password = (_read_secret(password_file, "password") if password_file
+                else env.get(password_env or "SG_PASSWORD"))
+    if script and api_key:
+        register_secret(api_key)
+        return Credentials(url=url, script=script, api_key=api_key)
+    if login and password:
+        register_secret(password)
+        return Credentials(url=url, login=login, password=password)
+    raise CredentialsError("no credentials: set SG_SCRIPT and SG_API_KEY (or SG_API_KEY_FILE), "
+                           "or SG_LOGIN and SG_PASSWORD (or SG_PASSWORD_FILE)")
+
+
+DEFAULT_TIMEOUT_SECS = 300.0
+
+
+def connect(creds: Credentials, env: Mapping[str, str] | None = None) -> Any:
+    """A ``shotgun_api3.Shotgun`` connection (lazy: nothing is sent until the first call).
+
+    shotgun_api3 waits forever for an answer by default; a socket timeout (``SG_TIMEOUT_SECS``, default
+    300 s) turns a hung request into an error the loader retries.
+    """
+    import shotgun_api3
+
+    env = os.environ if env is None else env
+    try:
+        timeout = float(env.get("SG_TIMEOUT_SECS") or DEFAULT_TIMEOUT_SECS)
+    except ValueError:
+        raise CredentialsError("SG_TIMEOUT_SECS must be a number of seconds") from None
+    try:
+        if creds.script:
+            sg = shotgun_api3.Shotgun(creds.url, script_name=creds.script, api_key=creds.api_key, connect=False)
+        else:
+            sg = shotgun_api3.Shotgun(creds.url, login=creds.login, password=creds.password, connect=False)
+        sg.config.timeout_secs = timeout
+        return sg
+    except Exception as exc:  # noqa: BLE001 - shotgun_api3 raises ValueError, ShotgunError, ...
+        raise CredentialsError(f"cannot connect to {creds.label}: {first_line(exc)}") from None
