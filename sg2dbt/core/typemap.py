@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, Double, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeEngine
 
+from sg2dbt.core import values
 from sg2dbt.core.model import Field
 
 log = logging.getLogger(__name__)
@@ -104,6 +107,20 @@ def resolve(field: Field) -> SgType:
         log.warning("%s.%s: unknown SG data type %r, stored as text", field.entity, field.name, field.data_type)
         return UNKNOWN
     return known
+
+
+# What the loader stores for each logical type, and which values it coerces losslessly (numeric strings in
+# number/float/... fields, 'true'/'false' checkboxes, ...) or refuses: each rule's docstring says, and
+# docs/loader.md lists them. Every dialect's writer stores what these return, nothing else.
+VALUE_RULES: dict[Logical, Callable[[Any], Any]] = {
+    Logical.TEXT: values.to_text,
+    Logical.BIGINT: values.to_bigint,
+    Logical.DOUBLE: values.to_double,
+    Logical.BOOLEAN: values.to_boolean,
+    Logical.DATE: values.to_date,
+    Logical.TIMESTAMPTZ: values.to_utc,
+    Logical.JSON: values.json_text,
+}
 
 
 def sa_type(logical: Logical) -> TypeEngine:

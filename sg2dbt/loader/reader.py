@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sg2dbt.core.errors import LoadError, ValueFitError
-from sg2dbt.loader.convert import Record, to_utc
+from sg2dbt.core.values import to_utc
+from sg2dbt.loader.convert import Record
 from sg2dbt.schema.connect import first_line
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,10 @@ class Source(Protocol):
 
     def by_ids(self, entity: str, fields: list[str], ids: list[int], *, retired: bool) -> list[Record]:
         """The records among ``ids`` (at most a page of them) that exist, live or retired."""
+
+    def as_of(self, entity: str) -> dt.datetime | None:
+        """When the records that a pass starting now reads were (at the latest) taken from the site; None
+        when nobody knows (a dump without a manifest). The high-water mark never passes it."""
 
 
 def chunks(items: list[int], size: int = PAGE_SIZE) -> Iterator[list[int]]:
@@ -144,9 +149,14 @@ class SiteSource:
     def by_ids(self, entity: str, fields: list[str], ids: list[int], *, retired: bool) -> list[Record]:
         return self._find(entity, [["id", "in", ids]], fields, retired_only=retired)
 
+    def as_of(self, entity: str) -> dt.datetime | None:
+        return dt.datetime.now(dt.timezone.utc)   # live: the pass reads from now on
 
-def _updated_since(entity: str, record: Record, since: dt.datetime) -> bool:
+
+def _updated_since(entity: str, record: Any, since: dt.datetime) -> bool:
     """The dump's stand-in for SG's ``updated_at greater_than`` filter; a malformed value names its record."""
+    if not isinstance(record, dict):
+        return True   # the converter names what is wrong with it
     value = record.get("updated_at")
     if value is None:
         return False
@@ -158,20 +168,31 @@ def _updated_since(entity: str, record: Record, since: dt.datetime) -> bool:
 
 class DumpSource:
     """A directory of find()-shaped records: ``<Entity>.jsonl`` (one record a line, streamed) or
-    ``<Entity>.json`` (a list), and optionally ``<Entity>.retired.jsonl``/``.json`` for retired records.
+    ``<Entity>.json`` (a list), and optionally ``<Entity>.retired.jsonl``/``.json`` for retired records,
+    with the ``_manifest.json`` that ``sg2dbt dump`` writes (:mod:`sg2dbt.loader.dump`).
 
-    A missing live file is an error rather than an empty entity: a full reload would otherwise empty the
-    table. Datetimes may be strings ('2008-06-11 08:48:54+02:00'); the converter parses them.
+    A file is never taken for more than it is: a missing live file is an error rather than an empty entity
+    (a full reload would otherwise empty the table); so is an empty one, unless the manifest says the entity
+    has no records; and when the manifest lists the entity, each file must hold exactly the number of records
+    it says (a file cut at a line boundary is refused, and the load of that entity rolled back). Datetimes
+    may be strings ('2008-06-11 08:48:54+02:00'); the converter parses them.
     """
 
     io_bound = False   # parsing JSON holds the GIL: a prefetch thread would only contend with conversion
 
     def __init__(self, directory: str | Path, *, page_size: int = PAGE_SIZE) -> None:
+        from sg2dbt.loader.dump import read_manifest
+
         self.directory = Path(directory)
         self.label = f"dump {self.directory}"
         self.page_size = page_size
         if not self.directory.is_dir():
             raise LoadError(f"{self.label}: not a directory")
+        self.manifest = read_manifest(self.directory)
+
+    def as_of(self, entity: str) -> dt.datetime | None:
+        counts = self.manifest.entities.get(entity) if self.manifest else None
+        return counts.started_at if counts else None
 
     def _file(self, entity: str, retired: bool) -> Path | None:
         stem = f"{entity}.retired" if retired else entity
@@ -185,8 +206,25 @@ class DumpSource:
 
     def _records(self, entity: str, retired: bool) -> Iterator[Record]:
         path = self._file(entity, retired)
+        counts = self.manifest.entities.get(entity) if self.manifest else None
+        expected = None if counts is None else counts.retired if retired else counts.live
         if path is None:
+            if expected:
+                raise LoadError(f"{self.label}: no {entity}.retired.jsonl, but the manifest lists {expected} "
+                                f"retired records")
             return
+        n = 0
+        for n, rec in enumerate(self._read(path), 1):   # noqa: B007 - n counts the records read
+            yield rec
+        if expected is not None and n != expected:
+            raise LoadError(f"{path}: holds {n} records but the dump's manifest says {expected}; the file is "
+                            f"incomplete or was changed (dump again)")
+        if expected is None and n == 0 and not retired:
+            raise LoadError(f"{path}: no records; an empty file is not taken for an empty entity, because a "
+                            f"full reload would empty the table (a dump written by `sg2dbt dump` says how many "
+                            f"records each file holds; or leave the entity out with --ignore)")
+
+    def _read(self, path: Path) -> Iterator[Any]:
         try:
             if path.suffix == ".json":
                 with path.open(encoding="utf-8") as fh:
@@ -198,12 +236,13 @@ class DumpSource:
             with path.open(encoding="utf-8") as fh:
                 for lineno, line in enumerate(fh, 1):
                     if line.strip():
-                        try:
-                            yield json.loads(line)
-                        except json.JSONDecodeError as exc:
-                            raise LoadError(f"{path}: line {lineno}: invalid JSON: {exc.msg}") from None
+                        yield _json_line(path, lineno, line)
         except json.JSONDecodeError as exc:
             raise LoadError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+        except RecursionError:
+            raise LoadError(f"{path}: JSON nested too deeply") from None
+        except UnicodeDecodeError as exc:
+            raise LoadError(f"{path}: not UTF-8 text (byte {exc.start} of a line: {exc.reason})") from None
         except OSError as exc:
             raise LoadError(f"{path}: cannot read: {exc.strerror}") from None
 
@@ -223,7 +262,17 @@ class DumpSource:
 
     def by_ids(self, entity: str, fields: list[str], ids: list[int], *, retired: bool) -> list[Record]:
         wanted = set(ids)
-        return [r for page in self.pages(entity, fields, retired=retired) for r in page if r.get("id") in wanted]
+        return [r for page in self.pages(entity, fields, retired=retired) for r in page
+                if isinstance(r, dict) and type(r.get("id")) is int and r["id"] in wanted]
+
+
+def _json_line(path: Path, lineno: int, line: str) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise LoadError(f"{path}: line {lineno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise LoadError(f"{path}: line {lineno}: JSON nested too deeply") from None
 
 
 _DONE = object()

@@ -15,9 +15,13 @@ grow with the table.
 
 from __future__ import annotations
 
+import array
+import bisect
 import contextlib
 import datetime as dt
+import itertools
 import logging
+import operator
 import os
 import threading
 import time
@@ -28,8 +32,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sg2dbt.core.errors import LoadError, Sg2dbtError
+from sg2dbt.core.errors import LoadError, Sg2dbtError, ValueFitError
 from sg2dbt.core.layout import DEFAULT_RAW_SCHEMA, RawLayout, RawTable, Role
+from sg2dbt.core.values import to_id
 from sg2dbt.evolve.migrate import require_no_drift
 from sg2dbt.loader import state as sync
 from sg2dbt.loader.convert import Record, Row, RowConverter
@@ -139,6 +144,51 @@ def prepare(engine: sa.Engine, layout: RawLayout, schema: str | None) -> tuple[s
     return metadata, state_table
 
 
+def _minus(mark: dt.datetime, overlap: dt.timedelta) -> dt.datetime:
+    """``mark - overlap``, or the earliest datetime when the overlap reaches back past it."""
+    try:
+        return mark - overlap
+    except OverflowError:
+        return dt.datetime.min.replace(tzinfo=UTC)
+
+
+class _PassIds:
+    """The ids one pass has written, to refuse a record that comes twice (a damaged or concatenated dump).
+
+    Sites and ``sg2dbt dump`` serve ids in ascending order: then an array of 8-byte ids and one comparison
+    per page is all it costs. Only out-of-order input switches to a set.
+    """
+
+    def __init__(self) -> None:
+        self._ids = array.array("q")
+        self._set: set[int] | None = None
+
+    def add_all(self, ids: list[int]) -> int | None:
+        """Record ``ids``; return the first one already recorded (None if all are new)."""
+        if not ids:
+            return None
+        if self._set is None:
+            if (not self._ids or ids[0] > self._ids[-1]) and all(map(operator.lt, ids, itertools.islice(ids, 1, None))):
+                self._ids.extend(ids)
+                return None
+            self._set = set(self._ids)
+            self._ids = array.array("q")
+        for rid in ids:
+            if rid in self._set:
+                return rid
+            self._set.add(rid)
+        return None
+
+    def __contains__(self, rid: int) -> bool:
+        if self._set is not None:
+            return rid in self._set
+        i = bisect.bisect_left(self._ids, rid)
+        return i < len(self._ids) and self._ids[i] == rid
+
+    def __bool__(self) -> bool:
+        return bool(self._ids) or bool(self._set)
+
+
 class _EntityLoad:
     """The work for one entity on one connection; see the module docstring for the two modes."""
 
@@ -167,28 +217,30 @@ class _EntityLoad:
             self.conn.execute(sa.text("select pg_advisory_xact_lock(hashtext(:key))"),
                               {"key": f"sg2dbt load {self.state_table.schema}.{self.raw.name}"})
         previous = sync.read(self.conn, self.state_table, self.entity)
-        fingerprint = sync.fields_hash(self.raw)
         started = dt.datetime.now(UTC)
+        as_of = self.source.as_of(self.entity)
         incremental = (not self.options.full_refresh and previous is not None and self.updated_idx is not None
-                       and previous.high_water is not None and previous.fields_hash == fingerprint)
+                       and previous.high_water is not None and sync.covers(previous.fields_hash, self.raw))
         if incremental:
             assert previous is not None and previous.high_water is not None
             result.mode = "incremental"
-            self._incremental(previous.high_water - self.options.overlap, result)
+            self._incremental(_minus(previous.high_water, self.options.overlap), result)
         else:
             result.mode = "full"
             self._full(result)
         result.rows_live, result.rows_retired = self.writer.counts()
-        # High-water mark: the newest updated_at seen, but never later than this pass's start, so a record
-        # changed while the pass ran (below the keyset cursor) is read again next time.
+        # High-water mark: the newest updated_at seen, but never later than the moment the source's records
+        # were read (this pass's start on a site, the dump's start from its manifest), so a record changed
+        # while they were read (below the keyset cursor) is read again next time. A dump that does not say
+        # when it was taken advances no mark: the next load reads everything again rather than skip a record.
         high_water = previous.high_water if incremental and previous else None
-        if self.max_seen is not None:
-            candidate = min(self.max_seen, started)
+        if self.max_seen is not None and as_of is not None:
+            candidate = min(self.max_seen, as_of)
             high_water = candidate if high_water is None else max(high_water, candidate)
         sync.write(self.conn, self.state_table, sync.SyncState(
             entity=self.entity, table_name=self.raw.name, high_water=high_water,
             last_full_load=started if not incremental else (previous.last_full_load if previous else None),
-            last_sync=started, fields_hash=fingerprint, rows_live=result.rows_live,
+            last_sync=started, fields_hash=sync.fields_hash(self.raw), rows_live=result.rows_live,
             rows_retired=result.rows_retired))
 
     def close(self) -> None:
@@ -199,8 +251,13 @@ class _EntityLoad:
         pages = self.source.pages(self.entity, self.fields, **kw)
         return prefetch(pages) if self.options.prefetch and self.source.io_bound else pages
 
-    def _convert(self, page: list[Record], retired: bool) -> list[Row]:
+    def _convert(self, page: list[Record], retired: bool, seen: _PassIds) -> list[Row]:
         rows = [self.conv.row(r, retired, self.loaded_at) for r in page]
+        twice = seen.add_all([r[0] for r in rows])
+        if twice is not None:
+            raise ValueFitError(self.entity, twice, "id", f"the record appears twice among the "
+                                f"{'retired' if retired else 'live'} records read in one pass; which copy is "
+                                f"current cannot be told, so nothing of this entity was stored")
         if self.updated_idx is not None and not retired:
             i = self.updated_idx
             newest = max((r[i] for r in rows if r[i] is not None), default=None)
@@ -227,21 +284,56 @@ class _EntityLoad:
         return _db_error(self.entity, exc)
 
     def _full(self, result: EntityResult) -> None:
-        self.writer.delete_all()
-        with self._bulk(upsert=False) as put:
+        """Every live then every retired record replaces the table's rows.
+
+        A record read in both passes (retired between them) is stored as the later, retired read. When the
+        table has columns this load does not write (``--ignore-field``, a field gone from the schema), the
+        rows are upserted and the ids the source no longer has deleted, so those columns keep their values
+        instead of being emptied with the table.
+        """
+        keep = self._unwritten_columns()
+        if keep:
+            log.info("%s: full reload keeps the columns it does not write: %s", self.entity, ", ".join(keep))
+        else:
+            self.writer.delete_all()
+        live, retired_ids = _PassIds(), _PassIds()
+        late: list[Row] = []
+        with self._bulk(upsert=bool(keep)) as put:
             for retired in (False, True):
                 for page in self._pages(retired=retired):
-                    rows = self._convert(page, retired)
+                    rows = self._convert(page, retired, retired_ids if retired else live)
+                    if retired and live:
+                        again = [r for r in rows if r[0] in live]
+                        if again:
+                            late += again
+                            rows = [r for r in rows if r[0] not in live]
                     self._write(put, page, rows)
                     result.rows += len(rows)
                     if retired:
                         result.retired += len(rows)
+        if late:
+            self._write(self.writer.upsert, [], late)
+            result.rows += len(late)
+            result.retired += len(late)
+        if keep:
+            existing: list[int] = list(self.conn.scalars(sa.select(self.writer.id_col)))
+            gone = [i for i in existing if i not in live and i not in retired_ids]
+            for ids in chunks(gone):
+                self.writer.delete_ids(ids)
+            result.deleted += len(gone)
+
+    def _unwritten_columns(self) -> list[str]:
+        """Columns of the database table that this load's layout does not fill."""
+        present = self.conn.exec_driver_sql(f"SELECT * FROM {self.writer.q_table} WHERE 1 = 0").keys()
+        written = {c.name for c in self.conv.columns}
+        return [name for name in present if name not in written]
 
     def _incremental(self, since: dt.datetime, result: EntityResult) -> None:
         flagged = self.writer.flagged_ids()   # before the live pass, which un-flags revived records it reads
+        seen = _PassIds()
         with self._bulk(upsert=True) as put:
             for page in self._pages(since=since):
-                rows = self._convert(page, False)
+                rows = self._convert(page, False, seen)
                 self._write(put, page, rows)
                 result.rows += len(rows)
         self._reconcile_retired(flagged, result)
@@ -270,20 +362,28 @@ class _EntityLoad:
         ones are re-read live and upserted unflagged, and a flagged id that is neither retired nor live any
         more (deleted for good) loses its row.
         """
-        site_retired = {r["id"] for page in self.source.pages(self.entity, ["id"], retired=True) for r in page}
+        site_retired = {self._retired_id(r) for page in self.source.pages(self.entity, ["id"], retired=True)
+                        for r in page}
         for ids in chunks(sorted(site_retired - flagged)):
             result.retired += self._refetch(ids, retired=True, result=result)
         for ids in chunks(sorted(flagged - site_retired)):
             result.revived += self._refetch(ids, retired=False, result=result)
 
+    def _retired_id(self, record: Any) -> int:
+        rid = record.get("id") if isinstance(record, dict) else None
+        try:
+            return to_id(rid)
+        except (TypeError, ValueError) as exc:
+            raise ValueFitError(self.entity, rid, "id", f"retired record: {exc}") from None
+
     def _refetch(self, ids: list[int], *, retired: bool, result: EntityResult) -> int:
         """Fetch these records (retired or live) and upsert them; ids found on neither side lose their row."""
         page = self.source.by_ids(self.entity, self.fields, ids, retired=retired)
-        rows = self._convert(page, retired)
+        rows = self._convert(page, retired, _PassIds())
         self._write(self.writer.upsert, page, rows)
         result.rows += len(rows)
         if not retired:
-            gone = sorted(set(ids) - {r["id"] for r in page})
+            gone = sorted(set(ids) - {r[0] for r in rows})
             self.writer.delete_ids(gone)
             result.deleted += len(gone)
         return len(rows)

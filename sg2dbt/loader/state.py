@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,9 +48,30 @@ def sync_table(metadata: sa.MetaData, schema: str | None) -> sa.Table:
 
 
 def fields_hash(table: RawTable) -> str:
-    """Fingerprint of the columns a row fills: rows loaded before a field existed lack its values."""
-    names = ",".join(f"{c.name}:{c.logical.value}" for c in table.columns)
-    return hashlib.sha256(names.encode()).hexdigest()[:16]
+    """Which columns a row fills, as stored in the ``fields_hash`` column: a JSON list of ``name:logical``.
+
+    (Older loaders stored a 16-digit hash of the same text; :func:`covers` still reads it.) A list, not a
+    hash, so a load that leaves fields out (``--ignore-field``) can tell that the rows still hold every
+    column it writes and stay incremental, instead of reloading and wiping the columns it left out.
+    """
+    return json.dumps(_column_keys(table), separators=(",", ":"))
+
+
+def _column_keys(table: RawTable) -> list[str]:
+    return [f"{c.name}:{c.logical.value}" for c in table.columns]
+
+
+def covers(stored: str, table: RawTable) -> bool:
+    """Whether rows loaded with the ``stored`` column set hold every column ``table`` writes (no field was
+    added or retyped since): then an incremental pass is enough."""
+    keys = _column_keys(table)
+    if not stored.startswith("["):   # the hash an older loader wrote
+        return stored == hashlib.sha256(",".join(keys).encode()).hexdigest()[:16]
+    try:
+        previous = set(json.loads(stored))
+    except ValueError:
+        return False
+    return previous.issuperset(keys)
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:

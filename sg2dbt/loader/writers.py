@@ -26,7 +26,8 @@ import sqlalchemy as sa
 
 from sg2dbt.core.layout import RawColumn, Role
 from sg2dbt.core.typemap import Logical
-from sg2dbt.loader.convert import Row, json_text
+from sg2dbt.core.values import encode_checked
+from sg2dbt.loader.convert import Row
 
 _PG_TYPES: dict[Logical, str] = {
     Logical.TEXT: "text", Logical.BIGINT: "int8", Logical.DOUBLE: "float8", Logical.BOOLEAN: "bool",
@@ -220,7 +221,7 @@ class DuckDBWriter(BulkWriter):
         with open(self._path, "w", encoding="utf-8") as fh:
             def put(rows: list[Row]) -> None:
                 nonlocal written
-                fh.writelines(json_text(dict(zip(names, r, strict=True))) + "\n" for r in rows)
+                fh.writelines(encode_checked(dict(zip(names, r, strict=True))) + "\n" for r in rows)
                 written += len(rows)
 
             yield put

@@ -331,7 +331,8 @@ def test_two_loaders_at_once_wait_for_each_other(pg_engine: sa.Engine, pg_schema
 
 
 @pytest.mark.parametrize(("field", "value", "why"), [
-    ("sg_cut_in", "12", "expected an integer"),
+    ("sg_cut_in", "12.5", "expected an integer"),
+    ("sg_cut_in", True, "expected an integer"),
     ("sg_cut_in", 2**63, "outside the 64-bit range"),
     ("sg_cut_in", 1.5, "expected an integer"),
     ("code", "nul\x00byte", "NUL character"),
@@ -341,6 +342,13 @@ def test_two_loaders_at_once_wait_for_each_other(pg_engine: sa.Engine, pg_schema
     ("assets", [{"type": "Asset", "id": "x"}], "ids must be integers"),
     ("assets", [{"type": "As,set", "id": 1}], "contains a comma"),
     ("assets", "Asset 1", "expected a list of entity links"),
+    ("assets", [{"type": "Asset", "id": 2**63}], "outside the 64-bit range"),
+    ("assets", [{"type": "Asset", "id": True}], "ids must be integers"),
+    ("assets", [{"type": "Asset\x00", "id": 1}], "NUL character"),
+    ("sg_sequence", {"type": "Sequence", "id": False}, "expected an integer id"),
+    ("sg_sequence", {"type": "Seq\x00", "id": 1}, "NUL character"),
+    ("code", "lone \ud800 surrogate", "lone surrogate"),
+    ("sg_cut_in", 1e30, "outside the 64-bit range"),
 ])
 def test_each_misfit_value_names_entity_id_and_field(real_schema_path: Path, field: str, value: Any,
                                                       why: str) -> None:

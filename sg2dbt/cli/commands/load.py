@@ -123,10 +123,11 @@ def dump(out: str, quiet: bool, retries: int, retry_delay: float, **opts: Any) -
     layout = plan(read_schema(**_split(opts, SCHEMA_KEYS)))
     source = _site_source(site, layout, retries, retry_delay)
     directory = Path(out)
-    directory.mkdir(parents=True, exist_ok=True)
-    for raw in layout:
-        live, retired = write_dump(source, raw, directory)
+
+    def report(entity: str, live: int, retired: int) -> None:
         if not quiet:
-            click.echo(f"{raw.entity.name}: {live} live, {retired} retired", err=True)
+            click.echo(f"{entity}: {live} live, {retired} retired", err=True)
+
+    write_dump(source, layout, directory, report)
     if not quiet:
         click.echo(f"wrote {len(layout.tables)} entities to {os.fspath(directory)}", err=True)
