@@ -65,7 +65,7 @@ def retry_options(func: Any) -> Any:
 @click.option("--full-refresh", is_flag=True, help="Reload every entity whole instead of incrementally.")
 @click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 64),
               help="Entities loaded in parallel (one site and one database connection each).")
-@click.option("--overlap", default=300, show_default=True, type=click.IntRange(0),
+@click.option("--overlap", default=300, show_default=True, type=click.IntRange(0, 100 * 365 * 86400),
               help="Seconds re-read before the high-water mark (clock skew, records changed mid-load).")
 @quiet_option("No progress and no summary table (errors still go to stderr).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout (for cron and monitoring).")
