@@ -32,10 +32,10 @@ sys.path.insert(0, str(REPO))
 
 import sqlalchemy as sa  # noqa: E402
 
+from sg2dbt.core.convert import RowConverter  # noqa: E402
 from sg2dbt.core.layout import RawLayout, plan  # noqa: E402
 from sg2dbt.emit.metadata import build_metadata  # noqa: E402
 from sg2dbt.loader import LoadOptions, load  # noqa: E402
-from sg2dbt.loader.convert import RowConverter  # noqa: E402
 from sg2dbt.loader.writers import PostgresWriter  # noqa: E402
 from sg2dbt.schema import sources  # noqa: E402
 from tests.support.sgsite import record  # noqa: E402

@@ -74,6 +74,7 @@ class RawField:
     field: Field
     sg_type: SgType
     columns: tuple[RawColumn, ...]
+    own_name: str = ""        # the field's own column name, which a link field keeps free (its attribute's stem)
 
     @property
     def shape(self) -> Shape:
@@ -109,6 +110,23 @@ class RawTable:
             if c.name == name:
                 return c
         raise KeyError(f"{self.name} has no column {name!r}")
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """Extra ORM attributes for shotgrid_orm's names: ``{alias: attribute}`` (``_metadata`` ->
+        ``metadata_``). An alias that would shadow an attribute is left out."""
+        attrs = {c.attr for c in self.columns}
+        pairs = ((naming.shotgrid_orm_attribute(c.field.name, c.name), c.attr) for c in self.columns if c.field)
+        return {alias: attr for alias, attr in pairs if alias and alias not in attrs}
+
+    @property
+    def link_attributes(self) -> dict[str, RawField]:
+        """``{attribute: field}`` for every link field whose SG name is free as an ORM attribute, so a link can
+        be set as ``find()`` returns it (``shot.project = {'type': 'Project', 'id': 1}``)."""
+        taken = {c.attr for c in self.columns} | set(self.aliases)
+        links = {naming.attribute_name(rf.own_name): rf for rf in self.fields.values()
+                 if rf.shape in (Shape.ENTITY, Shape.MULTI_ENTITY)}
+        return {attr: rf for attr, rf in links.items() if attr not in taken and not attr.startswith("_")}
 
 
 @dataclass(frozen=True)
@@ -181,7 +199,7 @@ def plan_table(entity: Entity) -> RawTable:
                 raise NamingError(f"entity {entity.name!r}: fields {other.name if other else '?'!r} and "
                                   f"{f.name!r} both map to column {c.name!r}")
             by_name[c.name] = c
-        raw_fields[f.name] = RawField(f, t, tuple(cols))
+        raw_fields[f.name] = RawField(f, t, tuple(cols), naming.shorten(bases[f.name]))
     attrs: dict[str, str] = {}
     for c in by_name.values():
         if c.attr in attrs:

@@ -47,11 +47,11 @@ _SA_RESERVED_ATTRS = frozenset({"metadata", "registry", "awaitable_attrs"})
 
 # Module names the class bodies of the standalone module call (``sa.Text()``, ``mapped_column(...)``): a column
 # attribute of that name would shadow them for every column after it.
-_MODULE_CALLS = frozenset({"sa", "mapped_column"})
+_MODULE_CALLS = frozenset({"sa", "mapped_column", "synonym", "SgDate"})
 
 # Names the generated standalone module defines itself; an entity class may not shadow them.
 MODULE_NAMES = frozenset({"Base", "CLASSES", "Optional", "Any", "datetime", "sa", "Mapped", "mapped_column",
-                          "DeclarativeBase", "JSONB", "annotations"})
+                          "DeclarativeBase", "JSONB", "annotations", "synonym", "SgDate"})
 
 _NON_IDENT = re.compile(r"[^a-z0-9_]")
 _CAMEL_1 = re.compile(r"([A-Z]+)([A-Z][a-z])")
@@ -98,6 +98,12 @@ def link_ids(field_column: str) -> str:
 
 def link_type(field_column: str) -> str:
     return f"{field_column}_type"
+
+
+def shotgrid_orm_attribute(field: str, column: str) -> str | None:
+    """shotgrid_orm's attribute for ``column`` of ``field`` where it differs from ours: it prefixes the
+    ``metadata`` field's columns with ``_`` (``_metadata``, ``_metadata_id``); sg2dbt maps them as aliases."""
+    return f"_{column}" if field == "metadata" else None
 
 
 def class_name(entity: str) -> str:

@@ -146,7 +146,7 @@ _PYTHON_CODE: dict[Logical, tuple[str, str]] = {
     Logical.BIGINT: ("int", "sa.BigInteger()"),
     Logical.DOUBLE: ("float", "sa.Double()"),
     Logical.BOOLEAN: ("bool", "sa.Boolean()"),
-    Logical.DATE: ("datetime.date", "sa.Date()"),
+    Logical.DATE: ("datetime.date", "SgDate()"),
     Logical.TIMESTAMPTZ: ("datetime.datetime", "sa.DateTime(timezone=True)"),
     Logical.JSON: ("Any", 'sa.JSON().with_variant(JSONB(), "postgresql")'),
 }

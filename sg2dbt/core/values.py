@@ -3,7 +3,7 @@
 ONE function per logical type (plus the link shapes), used by every writer on every dialect, so a value is
 stored the same way, or refused the same way, whatever the warehouse: a value the staging layer will cast
 later (ids, link ids, booleans, text) is checked here, never left for one database to accept and another
-to refuse. The row converter's fast path (:mod:`sg2dbt.loader.convert`) only lets through values that
+to refuse. The row converter's fast path (:mod:`sg2dbt.core.convert`) only lets through values that
 these functions would return unchanged; everything else is handed to them.
 
 Coercions are lossless only (the type map's ``coerce`` notes point here; docs/loader.md lists them):

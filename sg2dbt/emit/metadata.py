@@ -6,15 +6,25 @@ No foreign keys (SG data has dangling links) and no autoincrement anywhere: ids 
 from __future__ import annotations
 
 from sqlalchemy import Column, MetaData, Table
+from sqlalchemy.types import TypeEngine
 
 from sg2dbt.core.layout import RawLayout, RawTable, Role
+from sg2dbt.core.typemap import Logical, sa_type
+from sg2dbt.emit.ormsupport import SgDate
 
 
-def table(layout_table: RawTable, metadata: MetaData, schema: str | None = None) -> Table:
+def orm_sa_type(logical: Logical) -> TypeEngine:
+    """The ORM classes' type: as :func:`sa_type`, but a DATE also takes SG's 'YYYY-MM-DD' strings."""
+    return SgDate() if logical is Logical.DATE else sa_type(logical)
+
+
+def table(layout_table: RawTable, metadata: MetaData, schema: str | None = None, *, orm: bool = False) -> Table:
+    """The raw table; with ``orm``, column types that also take values as ``find()`` returns them (a DATE
+    that takes 'YYYY-MM-DD' strings) and compile to the same DDL."""
     columns = [
         Column(
             c.name,
-            c.sa_type,
+            orm_sa_type(c.logical) if orm else c.sa_type,
             key=c.attr,
             primary_key=c.role is Role.ID,
             autoincrement=False,

@@ -9,6 +9,7 @@ and ``metadata`` maps to the attribute ``metadata_``.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import enum
 import logging
@@ -17,12 +18,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import Engine, Table
+from sqlalchemy.orm import DeclarativeBase, Session
 
 from sg2dbt.core.errors import SchemaError
-from sg2dbt.core.layout import RawLayout, plan
+from sg2dbt.core.layout import RawLayout, RawTable, Role, plan
 from sg2dbt.core.model import Schema
+from sg2dbt.core.typemap import Shape
 from sg2dbt.emit.metadata import table
 from sg2dbt.schema import sources
 
@@ -79,7 +81,14 @@ def read_schema(kind: SchemaType, source: Any) -> tuple[Schema, Any]:
 
 
 class SGORM:
-    """Declarative ORM classes for every entity of a ShotGrid schema."""
+    """Declarative ORM classes for every entity of a ShotGrid schema.
+
+    The attributes shotgrid_orm documents are here under the same names: ``Base``, ``classes``, ``tables``,
+    ``sg`` (the connection, when one was made), ``sg_schema`` (the parsed schema), ``engine`` and
+    ``session`` (an in-memory SQLite database holding the tables, made on first use), ``echo`` and
+    :meth:`create_script`. :meth:`to_row` and :meth:`from_sg` turn a ``find()`` record into a row or an
+    instance exactly as ``sg2dbt load`` converts it.
+    """
 
     def __init__(
         self,
@@ -98,6 +107,9 @@ class SGORM:
         full, self.sg = read_schema(self.sg_schema_type, sg_schema_source)
         self.schema: Schema = full.filtered(ignore=self.ignored_tables, ignore_fields=self.ignored_fields)
         self.layout: RawLayout = plan(self.schema)
+        self._engine: Engine | None = None
+        self._session: Session | None = None
+        self._converters: dict[str, Any] = {}
 
         class Base(DeclarativeBase):
             pass
@@ -106,15 +118,45 @@ class SGORM:
         self.tables: dict[str, Table] = {}
         self.classes: dict[str, type[Any]] = {}
         for t in self.layout:
-            tbl = table(t, Base.metadata, schema)
+            tbl = table(t, Base.metadata, schema, orm=True)
             self.tables[t.entity.name] = tbl
             doc = t.entity.display_name if t.entity.display_name != t.entity.name else None
-            namespace = {"__table__": tbl, "__tablename__": tbl.name, "__doc__": doc}
+            namespace: dict[str, Any] = {"__table__": tbl, "__tablename__": tbl.name, "__doc__": doc}
+            namespace.update(_sg_attributes(t))
             self.classes[t.entity.name] = type(t.class_name, (Base,), namespace)
-            if echo:
-                log.info("mapped %s -> %s (%d columns)", t.entity.name, t.name, len(tbl.columns))
+            self.info(f"TABLE {t.entity.name} -> {tbl.name} ({len(tbl.columns)} columns)")
+
+    @property
+    def sg_schema(self) -> Schema:
+        """The schema the classes were made from (sg2dbt's parsed model: ``sg_schema["Shot"].fields``)."""
+        return self.schema
+
+    @property
+    def engine(self) -> Engine:
+        """An in-memory SQLite engine holding every table (``echo`` as given), as shotgrid_orm makes one."""
+        if self._engine is None:
+            from sqlalchemy import create_engine
+
+            self._engine = create_engine("sqlite+pysqlite:///:memory:", echo=self.echo)
+            self.Base.metadata.create_all(self._engine)
+        return self._engine
+
+    @property
+    def session(self) -> Session:
+        """A session on :attr:`engine`."""
+        if self._session is None:
+            self._session = Session(self.engine)
+        return self._session
+
+    def info(self, message: str) -> None:
+        """Print ``message`` when ``echo`` is on (shotgrid_orm's echo prints what it maps), and log it."""
+        log.info("%s", message)
+        if self.echo:
+            print(message)
 
     def __getitem__(self, entity: str) -> type[Any]:
+        """The class of ``entity``; an unknown name raises KeyError with the closest names (shotgrid_orm
+        returns None, which fails later and further away; :meth:`get` returns None)."""
         try:
             return self.classes[str(entity)]
         except KeyError:
@@ -128,8 +170,53 @@ class SGORM:
     def get(self, entity: str, default: Any = None) -> Any:
         return self.classes.get(str(entity), default)
 
-    def create_script(self, path: str | os.PathLike[str]) -> Path:
-        """Write a standalone module (``Base``, a class per entity, ``CLASSES``) needing only SQLAlchemy."""
+    def to_row(self, entity: str, record: Mapping[str, Any], *, retired: bool = False) -> dict[str, Any]:
+        """A ``find()`` record of ``entity`` as ``{attribute: value}``, converted by the row converter
+        ``sg2dbt load`` uses (links split into ``_id``/``_type``, multi-links joined, dates parsed, datetimes in UTC,
+        bookkeeping columns filled). A value that does not fit raises ValueFitError naming entity, id and
+        field. Use it with ``insert(Shot)`` / ``session.execute(insert(Shot), rows)`` or ``Shot(**row)``.
+        """
+        converter = self._converters.get(entity)
+        if converter is None:
+            from sg2dbt.core.convert import RowConverter
+
+            raw = self.layout.table_for(entity)
+            if raw is None:
+                self[entity]   # raises KeyError naming the close matches
+            converter = self._converters[entity] = RowConverter(raw, json_as_text=False)  # type: ignore[arg-type]
+        values = converter.row(record, retired, dt.datetime.now(dt.timezone.utc))
+        return {c.attr: v for c, v in zip(converter.columns, values, strict=True)}
+
+    def from_sg(self, entity: str, record: Mapping[str, Any], *, retired: bool = False) -> Any:
+        """A new instance of ``entity``'s class from a ``find()`` record (see :meth:`to_row`)."""
+        return self[entity](**self.to_row(entity, record, retired=retired))
+
+    def create_script(self, out_script: str | os.PathLike[str] = "sgmodel.py", generator_class: Any = None) -> Path:
+        """Write a standalone module (``Base``, a class per entity, ``CLASSES``) needing only SQLAlchemy.
+
+        ``generator_class`` (shotgrid_orm's sqlacodegen generator) is not supported: sg2dbt renders the module
+        itself, so that it keeps ``autoincrement=False`` and the column names sqlacodegen would rename.
+        """
+        if generator_class is not None:
+            raise TypeError("create_script(generator_class=...) is not supported: sg2dbt writes the module "
+                            "from its own template (see the README's shotgrid_orm table)")
         from sg2dbt.emit.script import write_script
 
-        return write_script(self.layout, path)
+        return write_script(self.layout, out_script)
+
+
+def _sg_attributes(t: RawTable) -> dict[str, Any]:
+    """The class attributes beyond the columns: shotgrid_orm's aliases (``_metadata``) and SG-shaped link
+    attributes (``shot.project = {'type': 'Project', 'id': 1}``)."""
+    from sqlalchemy.orm import synonym
+
+    from sg2dbt.emit.ormsupport import _sg_link, _sg_links
+
+    extra: dict[str, Any] = {alias: synonym(attr) for alias, attr in t.aliases.items()}
+    for attr, rf in t.link_attributes.items():
+        doc = rf.field.description or rf.field.display_name or None
+        if rf.shape is Shape.ENTITY:
+            extra[attr] = _sg_link(rf.column(Role.LINK_ID).attr, rf.column(Role.LINK_TYPE).attr, doc)
+        else:
+            extra[attr] = _sg_links(rf.column(Role.LINK_IDS).attr, rf.column(Role.LINK_TYPE).attr, doc)
+    return extra

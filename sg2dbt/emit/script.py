@@ -16,7 +16,8 @@ import jinja2
 
 from sg2dbt.core.layout import RawLayout, Role
 from sg2dbt.core.output import write_text
-from sg2dbt.core.typemap import python_code
+from sg2dbt.core.typemap import Shape, python_code
+from sg2dbt.emit.ormsupport import support_source
 
 
 @cache
@@ -47,9 +48,14 @@ def _context(layout: RawLayout) -> dict[str, Any]:
         omitted = [f.name for f in t.omitted]
         if omitted:
             doc += f" (no column for {', '.join(omitted)}: pivot columns cannot be read through the API)"
+        links = [{"attr": attr, "multi": rf.shape is Shape.MULTI_ENTITY,
+                  "ids": rf.column(Role.LINK_IDS if rf.shape is Shape.MULTI_ENTITY else Role.LINK_ID).attr,
+                  "type": rf.column(Role.LINK_TYPE).attr,
+                  "doc": rf.field.description or rf.field.display_name or None}
+                 for attr, rf in t.link_attributes.items()]
         tables.append({"class_name": t.class_name, "name": t.name, "entity": t.entity.name, "doc": doc,
-                       "quote": t.quoted, "columns": cols})
-    return {"tables": tables, "source": os.path.basename(layout.schema.source)}
+                       "quote": t.quoted, "columns": cols, "aliases": t.aliases, "links": links})
+    return {"tables": tables, "source": os.path.basename(layout.schema.source), "support": support_source()}
 
 
 def render_script(layout: RawLayout) -> str:

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sg2dbt.core.convert import RowConverter
 from sg2dbt.core.errors import LoadError
 from sg2dbt.core.layout import RawLayout, RawTable
 from sg2dbt.core.values import to_utc
-from sg2dbt.loader.convert import RowConverter
 
 if TYPE_CHECKING:
     from sg2dbt.loader.reader import SiteSource

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from sg2dbt.core.convert import Record
 from sg2dbt.core.errors import LoadError, ValueFitError
 from sg2dbt.core.values import to_utc
-from sg2dbt.loader.convert import Record
 from sg2dbt.schema.connect import first_line
 
 log = logging.getLogger(__name__)

@@ -32,12 +32,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from sg2dbt.core.convert import Record, Row, RowConverter
 from sg2dbt.core.errors import LoadError, Sg2dbtError, ValueFitError
 from sg2dbt.core.layout import DEFAULT_RAW_SCHEMA, RawLayout, RawTable, Role
 from sg2dbt.core.values import to_id
 from sg2dbt.evolve.migrate import require_no_drift
 from sg2dbt.loader import state as sync
-from sg2dbt.loader.convert import Record, Row, RowConverter
 from sg2dbt.loader.reader import Source, chunks, prefetch
 from sg2dbt.loader.writers import Writer, json_as_text, writer_for
 

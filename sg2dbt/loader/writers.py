@@ -24,10 +24,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from sg2dbt.core.convert import Row
 from sg2dbt.core.layout import RawColumn, Role
 from sg2dbt.core.typemap import Logical
 from sg2dbt.core.values import encode_checked
-from sg2dbt.loader.convert import Row
 
 _PG_TYPES: dict[Logical, str] = {
     Logical.TEXT: "text", Logical.BIGINT: "int8", Logical.DOUBLE: "float8", Logical.BOOLEAN: "bool",

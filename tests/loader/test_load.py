@@ -352,8 +352,8 @@ def test_two_loaders_at_once_wait_for_each_other(pg_engine: sa.Engine, pg_schema
 ])
 def test_each_misfit_value_names_entity_id_and_field(real_schema_path: Path, field: str, value: Any,
                                                       why: str) -> None:
+    from sg2dbt.core.convert import RowConverter
     from sg2dbt.core.errors import ValueFitError
-    from sg2dbt.loader.convert import RowConverter
 
     schema = sources.from_path(real_schema_path).filtered(only=["Shot"])
     conv = RowConverter(plan(schema)["Shot"])

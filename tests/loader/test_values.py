@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sg2dbt.core import values
+from sg2dbt.core.convert import RowConverter
 from sg2dbt.core.errors import ValueFitError
 from sg2dbt.core.layout import plan
 from sg2dbt.core.model import Entity, Field, Schema
 from sg2dbt.core.typemap import VALUE_RULES
-from sg2dbt.loader.convert import RowConverter
 
 UTC = dt.timezone.utc
 

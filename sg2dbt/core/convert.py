@@ -1,4 +1,4 @@
-"""SG records (``find()``-shaped dicts) to raw-table rows.
+"""SG records (``find()``-shaped dicts) to raw-table rows: the one conversion `sg2dbt load` and SGORM.to_row share.
 
 Driven only by the :class:`~sg2dbt.core.layout.RawTable`: which fields are read, which columns they fill and how
 each value is converted come from the layout's roles and logical types, never from a name derived here.
