@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from sg2dbt import __version__
 from sg2dbt.cli.commands.options import QUIET, VERBOSE, add_verbosity, configure_logging
 from sg2dbt.core.errors import Sg2dbtError
 
@@ -31,9 +32,43 @@ COMMANDS: dict[str, str] = {
 }
 
 
+# command name -> its one-line help, so `sg2dbt --help` lists the commands without importing them (and the
+# SQLAlchemy, dbt and Alembic they pull in). A test keeps each equal to the command's own first sentence; a
+# command missing here is imported to ask.
+SUMMARIES: dict[str, str] = {
+    "build": "Scaffold or refresh a dbt project: sources, staging and bridge models, tests, macros, raw DDL.",
+    "ddl": "Print CREATE TABLE statements for the raw tables, compiled by SQLAlchemy.",
+    "demo": "Generate a demo studio, load it into DuckDB, run dbt build and print what the marts say.",
+    "diff": "What changed from schema file OLD to schema file NEW (or, without NEW, the live site), and what it "
+            "means for the raw tables.",
+    "dump": "Write every record of a site (live and retired) as <Entity>.jsonl / <Entity>.retired.jsonl files.",
+    "init": "Write a commented sg2dbt.yml: site, warehouse, schema file, dbt project, selection, sync policy.",
+    "init-db": "Create the raw tables (and their schema) on a database; existing tables are left alone.",
+    "load": "Copy records from a site (or a dump) into the raw tables: full the first time, incremental after.",
+    "migrate": "Bring the raw tables in line with a schema (new tables and columns), through Alembic.",
+    "orm": "Write a standalone SQLAlchemy module: Base, one class per entity, CLASSES.",
+    "schema": "Read a site's schema.",
+}
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``--help``, from :data:`SUMMARIES` (importing only what is missing there)."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            summary = SUMMARIES.get(name)
+            # click's own shortening, on a stand-in command when the summary is known
+            cmd = self.get_command(ctx, name) if summary is None else click.Command(name, help=summary)
+            rows.append((name, cmd.get_short_help_str(limit) if cmd is not None else ""))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
@@ -62,7 +97,7 @@ def _default_map(config: Any) -> dict[str, Any]:
 
 
 @click.group(cls=LazyGroup, params=[VERBOSE, QUIET])
-@click.version_option(package_name="sg2dbt")
+@click.version_option(version=__version__, prog_name="sg2dbt")
 @click.option("--config", "config_path", envvar="SG2DBT_CONFIG", show_envvar=True, type=click.Path(dir_okay=False),
               help="Project config file (default: ./sg2dbt.yml if it exists).")
 @click.pass_context

@@ -27,12 +27,42 @@ def ensure_schema(connection: sa.Connection, schema: str | None) -> None:
         connection.execute(CreateSchema(schema, if_not_exists=True))
 
 
+# Drivers SQLAlchemy loads for a URL, and how to install them.
+_DRIVER_FIX = {
+    "psycopg": "pip install 'sg2dbt[postgres]'",
+    "psycopg2": "pip install 'sg2dbt[postgres]' (it installs psycopg 3: use postgresql://, not +psycopg2)",
+    "pymysql": "pip install 'sg2dbt[mysql]'",
+    "MySQLdb": "pip install 'sg2dbt[mysql]' and use mysql+pymysql://",
+    "duckdb_engine": "pip install duckdb-engine",
+}
+SUPPORTED = "postgresql://, duckdb:///path, sqlite:///path or mysql+pymysql://"
+
+
 def create_engine(url: str, **kwargs: Any) -> sa.Engine:
-    """``sqlalchemy.create_engine(url, **kwargs)``, or a DatabaseURLError."""
+    """``sqlalchemy.create_engine(url, **kwargs)``, or a DatabaseURLError that names the fix."""
     import sqlalchemy as sa
 
     try:
-        return sa.create_engine(url, **kwargs)
-    except (sa.exc.ArgumentError, ValueError, ImportError) as exc:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        raise DatabaseURLError(f"bad database URL: it does not read as dialect[+driver]://...; use {SUPPORTED}") \
+            from None
+    except ValueError:
+        raise DatabaseURLError("bad database URL: the port is not a number") from None
+    dialect = parsed.get_backend_name()
+    if dialect == "postgres":
+        raise DatabaseURLError("bad database URL: SQLAlchemy names PostgreSQL 'postgresql': write postgresql://... "
+                               "instead of postgres://...")
+    try:
+        return sa.create_engine(parsed, **kwargs)
+    except sa.exc.NoSuchModuleError:
+        raise DatabaseURLError(f"bad database URL: no SQLAlchemy dialect {parsed.drivername!r} is installed; "
+                               f"use {SUPPORTED}") from None
+    except ImportError as exc:
+        module = (exc.name or "").split(".")[0]
+        fix = _DRIVER_FIX.get(module, f"install the Python package that provides {module or 'the driver'}")
+        raise DatabaseURLError(f"the database driver for {parsed.drivername}:// is not installed "
+                               f"(no module {module!r}): {fix}") from None
+    except (sa.exc.ArgumentError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DatabaseURLError(f"bad database URL: {first}") from None

@@ -121,7 +121,7 @@ def credentials(*, url: str | None = None, script: str | None = None, api_key_fi
         if var and not file and not env.get(var):
             raise CredentialsError(f"the environment variable {var}, named to hold the site's secret, is not set")
     if not url:
-        raise CredentialsError("no site URL: set SG_URL or pass --url (or load --from-dump DIR)")
+        raise CredentialsError("no site URL: pass --url, set SG_URL, or set site.url in sg2dbt.yml")
     api_key = _read_secret(api_key_file, "API key") if api_key_file else env.get(api_key_env or "SG_API_KEY")
     password = (_read_secret(password_file, "password") if password_file
                 else env.get(password_env or "SG_PASSWORD"))

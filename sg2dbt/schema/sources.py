@@ -213,6 +213,12 @@ def from_path(path: str | os.PathLike[str], entity_path: str | os.PathLike[str] 
     """What the CLI's ``--schema`` takes: a JSON file, or a ``.pickle`` whose entity pickle sits beside it."""
     p = Path(path)
     if p.suffix == ".pickle":
-        ep = Path(entity_path) if entity_path else p.with_name(p.stem + "_entity.pickle")
+        if entity_path:
+            return from_mockgun_pickles(p, entity_path)
+        ep = p.with_name(p.stem + "_entity.pickle")
+        if p.is_file() and not ep.is_file():
+            # Named after the file the user typed: the entity pickle's name is one they never wrote.
+            raise SchemaError(f"a Mockgun schema pickle needs its entity pickle beside it ({ep.name} is "
+                              f"missing), or give it with --entity-schema FILE", source=str(path))
         return from_mockgun_pickles(p, ep)
     return from_json_file(p, entity_path)

@@ -6,19 +6,22 @@ import click
 
 from sg2dbt.cli.commands.options import ENV_RAW_SCHEMA, read_schema, schema_options
 from sg2dbt.core.layout import DEFAULT_RAW_SCHEMA, plan
-from sg2dbt.core.output import write_text
+from sg2dbt.core.output import GENERATED_MARK, write_generated
 from sg2dbt.emit.ddl import DIALECTS, create_statements
 from sg2dbt.emit.metadata import build_metadata
-from sg2dbt.emit.script import write_script
+from sg2dbt.emit.script import render_script
+
+FORCE = click.option("--force", is_flag=True, help="Replace --out even if sg2dbt did not write it.")
 
 
 @click.command()
 @schema_options
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Where to write the module.")
-def orm(out: str, **schema_opts: object) -> None:
+@FORCE
+def orm(out: str, force: bool, **schema_opts: object) -> None:
     """Write a standalone SQLAlchemy module: Base, one class per entity, CLASSES."""
     layout = plan(read_schema(**schema_opts))  # type: ignore[arg-type]
-    path = write_script(layout, out)
+    path = write_generated(out, render_script(layout), force=force)
     click.echo(f"wrote {path} ({len(layout.tables)} classes)", err=True)
 
 
@@ -29,13 +32,15 @@ def orm(out: str, **schema_opts: object) -> None:
               help=f"Database schema of the raw tables ('' for none) [default: {DEFAULT_RAW_SCHEMA}, none on sqlite, "
                    f"which has no schemas].")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
-def ddl(dialect: str, raw_schema: str | None, out: str | None, **schema_opts: object) -> None:
+@FORCE
+def ddl(dialect: str, raw_schema: str | None, out: str | None, force: bool, **schema_opts: object) -> None:
     """Print CREATE TABLE statements for the raw tables, compiled by SQLAlchemy."""
     if raw_schema is None:
         raw_schema = "" if dialect == "sqlite" else DEFAULT_RAW_SCHEMA
     layout = plan(read_schema(**schema_opts))  # type: ignore[arg-type]
     text = create_statements(build_metadata(layout, raw_schema or None), dialect)
     if out:
-        write_text(out, text)
+        write_generated(out, f"-- Raw tables of a ShotGrid schema ({dialect}), {GENERATED_MARK} ddl.\n{text}",
+                        force=force)
     else:
         click.echo(text, nl=False)

@@ -33,13 +33,20 @@ def _split(opts: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     return {k: opts.pop(k) for k in keys}
 
 
-def _site_source(site: dict[str, Any], layout: RawLayout, retries: int, retry_delay: float) -> Any:
-    """The site to read, already asked one small question: bad credentials fail before any work starts."""
+def _site_source(site: dict[str, Any], layout: RawLayout, retries: int, retry_delay: float,
+                 hint: str = "") -> Any:
+    """The site to read, already asked one small question: bad credentials fail before any work starts.
+    ``hint`` ends a credentials error (``load`` can read a dump instead)."""
     from sg2dbt.loader import SiteSource
     from sg2dbt.loader.reader import RetryPolicy
-    from sg2dbt.schema.connect import connect
+    from sg2dbt.schema.connect import CredentialsError, connect
 
-    creds = site_credentials(**site)
+    try:
+        creds = site_credentials(**site)
+    except CredentialsError as exc:
+        if not hint:
+            raise
+        raise CredentialsError(f"{exc} ({hint})") from None
     source = SiteSource(lambda: connect(creds), label=creds.label,
                         retry=RetryPolicy(attempts=retries, base_delay=retry_delay))
     if layout.tables:
@@ -80,7 +87,8 @@ def load(url: str, dump_dir: str | None, raw_schema: str, full_refresh: bool, wo
 
     site = _split(opts, SITE_KEYS)
     layout = plan(read_schema(**_split(opts, SCHEMA_KEYS)))
-    source = DumpSource(dump_dir) if dump_dir else _site_source(site, layout, retries, retry_delay)
+    source = DumpSource(dump_dir) if dump_dir else _site_source(site, layout, retries, retry_delay,
+                                                                "or read a dump instead: --from-dump DIR")
     engine = create_engine(url)
     options = LoadOptions(raw_schema=raw_schema or None, full_refresh=full_refresh, workers=workers,
                           overlap=dt.timedelta(seconds=overlap))
