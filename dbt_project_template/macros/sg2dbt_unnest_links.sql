@@ -19,7 +19,7 @@
 {#- The owners that have links: owner key plus the two raw lists, retired rows filtered. -#}
 {% macro sg2dbt_link_owners(relation, owner_key, ids_column, types_column) %}
     select
-        cast(id as bigint) as {{ owner_key }},
+        cast(id as {{ sg2dbt_types().bigint }}) as {{ owner_key }},
         {{ ids_column }} as link_ids,
         {{ types_column }} as link_types
     from {{ relation }}
@@ -29,8 +29,9 @@
 {% endmacro %}
 
 
-{#- Portable fallback: a recursive series of positions and split_part (PostgreSQL, DuckDB, Snowflake,
-    Redshift, Trino, Databricks all have split_part and WITH RECURSIVE). -#}
+{#- Portable fallback: a recursive series of positions and split_part (PostgreSQL, DuckDB, Snowflake and
+    Redshift have split_part and WITH RECURSIVE; Redshift uses this one). Spark before 4.1 has no WITH
+    RECURSIVE: spark__ below. -#}
 {% macro default__unnest_links(relation, owner_key, ids_column, types_column) %}
 with recursive owners as (
     select
@@ -51,7 +52,7 @@ select
     owners.{{ owner_key }},
     cast(positions.n as integer) as link_position,
     nullif(split_part(coalesce(owners.link_types, ''), ',', positions.n), '') as linked_type,
-    cast(trim(split_part(owners.link_ids, ',', positions.n)) as bigint) as linked_id
+    cast(trim(split_part(owners.link_ids, ',', positions.n)) as {{ sg2dbt_types().bigint }}) as linked_id
 from owners
 inner join positions on positions.n <= owners.link_count
 {% endmacro %}
@@ -119,4 +120,38 @@ from (
     {{ sg2dbt_link_owners(relation, owner_key, ids_column, types_column) }}
 ) as owners
 cross join unnest(split(owners.link_ids, ',')) as linked_id with offset as link_offset
+{% endmacro %}
+
+
+{#- Spark and Databricks (3.x and 4.x): posexplode of the split id list gives each id with its 0-based
+    position; try_element_at (1-based, null past the end) picks the aligned type. Spark's split takes a
+    regular expression; a comma is literal. -#}
+{% macro spark__unnest_links(relation, owner_key, ids_column, types_column) %}
+select
+    owners.{{ owner_key }},
+    cast(links.link_offset + 1 as int) as link_position,
+    nullif(try_element_at(split(coalesce(owners.link_types, ''), ','), links.link_offset + 1), '') as linked_type,
+    cast(trim(links.linked_id) as bigint) as linked_id
+from (
+    {{ sg2dbt_link_owners(relation, owner_key, ids_column, types_column) }}
+) as owners
+lateral view posexplode(split(owners.link_ids, ',')) links as link_offset, linked_id
+{% endmacro %}
+
+
+{#- Trino (and Starburst, Athena engine 3): UNNEST of two arrays side by side pads the shorter with null;
+    WITH ORDINALITY numbers the links from 1. -#}
+{% macro trino__unnest_links(relation, owner_key, ids_column, types_column) %}
+select
+    owners.{{ owner_key }},
+    cast(links.link_position as integer) as link_position,
+    nullif(links.linked_type, '') as linked_type,
+    cast(trim(links.linked_id) as bigint) as linked_id
+from (
+    {{ sg2dbt_link_owners(relation, owner_key, ids_column, types_column) }}
+) as owners
+cross join unnest(
+    split(owners.link_ids, ','),
+    split(coalesce(owners.link_types, ''), ',')
+) with ordinality as links (linked_id, linked_type, link_position)
 {% endmacro %}

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "build": "sg2dbt.cli.commands.build:build",
     "init-db": "sg2dbt.cli.commands.build:init_db",
     "load": "sg2dbt.cli.commands.load:load",
+    "land-parquet": "sg2dbt.cli.commands.land:land_parquet",
     "dump": "sg2dbt.cli.commands.load:dump",
     "diff": "sg2dbt.cli.commands.evolve:diff",
     "migrate": "sg2dbt.cli.commands.evolve:migrate",

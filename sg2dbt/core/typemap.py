@@ -140,6 +140,57 @@ def sa_type(logical: Logical) -> TypeEngine:
     return JSON().with_variant(JSONB(), "postgresql")
 
 
+# The staging models' CAST target per logical type and dbt adapter (``target.type``), in each warehouse's own
+# spelling (its documented type names): the dbt emitter renders these into the generated project's
+# ``sg2dbt_types()`` macro, which every staging model dispatches on. JSON has no cast: each warehouse spells
+# JSON differently and the raw table already has the right type. Databricks inherits ``spark`` through dbt's
+# adapter inheritance; ``default`` serves any other adapter. Redshift's TEXT is VARCHAR(256), hence the size;
+# Spark's TIMESTAMP is an instant shown in the session time zone, the meaning of SG's UTC date_time.
+STAGING_CASTS: dict[Logical, dict[str, str]] = {
+    Logical.TEXT: {"default": "text", "postgres": "text", "duckdb": "text", "spark": "string",
+                   "snowflake": "varchar", "bigquery": "string", "redshift": "varchar(65535)",
+                   "trino": "varchar"},
+    Logical.BIGINT: {"default": "bigint", "postgres": "bigint", "duckdb": "bigint", "spark": "bigint",
+                     "snowflake": "bigint", "bigquery": "int64", "redshift": "bigint", "trino": "bigint"},
+    Logical.DOUBLE: {"default": "double precision", "postgres": "double precision", "duckdb": "double",
+                     "spark": "double", "snowflake": "double", "bigquery": "float64",
+                     "redshift": "double precision", "trino": "double"},
+    Logical.BOOLEAN: {"default": "boolean", "postgres": "boolean", "duckdb": "boolean", "spark": "boolean",
+                      "snowflake": "boolean", "bigquery": "bool", "redshift": "boolean", "trino": "boolean"},
+    Logical.DATE: {"default": "date", "postgres": "date", "duckdb": "date", "spark": "date",
+                   "snowflake": "date", "bigquery": "date", "redshift": "date", "trino": "date"},
+    Logical.TIMESTAMPTZ: {"default": "timestamp with time zone", "postgres": "timestamp with time zone",
+                          "duckdb": "timestamp with time zone", "spark": "timestamp",
+                          "snowflake": "timestamp_tz", "bigquery": "timestamp", "redshift": "timestamptz",
+                          "trino": "timestamp(6) with time zone"},
+}
+
+# The adapters whose staging casts are written above (besides ``default``).
+CAST_ADAPTERS: tuple[str, ...] = ("postgres", "duckdb", "spark", "snowflake", "bigquery", "redshift", "trino")
+
+
+def staging_casts(adapter: str) -> dict[str, str]:
+    """``{logical type name: CAST type}`` for one adapter (``default`` for adapters not listed)."""
+    return {logical.value: by_adapter.get(adapter, by_adapter["default"])
+            for logical, by_adapter in STAGING_CASTS.items()}
+
+
+def spark_type(logical: Logical) -> str:
+    """Spark SQL type of a raw column (Spark has no JSON type: JSON stays its text, as on SQLite)."""
+    return "string" if logical is Logical.JSON else STAGING_CASTS[logical]["spark"]
+
+
+def arrow_type(logical: Logical) -> Any:
+    """pyarrow type of a raw column in a Parquet landing (what Spark reads as :func:`spark_type`)."""
+    import pyarrow as pa  # only the Parquet landing needs pyarrow
+
+    return {
+        Logical.TEXT: pa.string(), Logical.BIGINT: pa.int64(), Logical.DOUBLE: pa.float64(),
+        Logical.BOOLEAN: pa.bool_(), Logical.DATE: pa.date32(), Logical.TIMESTAMPTZ: pa.timestamp("us", tz="UTC"),
+        Logical.JSON: pa.string(),
+    }[logical]
+
+
 # Source code of each logical type for the standalone module: (annotation, SQLAlchemy type expression).
 _PYTHON_CODE: dict[Logical, tuple[str, str]] = {
     Logical.TEXT: ("str", "sa.Text()"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +10,8 @@ from pathlib import Path
 from sg2dbt.core.errors import ProjectError
 from sg2dbt.core.layout import DEFAULT_RAW_SCHEMA
 
-ADAPTERS = ("duckdb", "postgres")
+# The adapters with a target in the generated profiles.yml (the project compiles for more: docs/dbt-project.md).
+ADAPTERS = ("duckdb", "postgres", "spark")
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
@@ -20,7 +22,7 @@ class ProjectOptions:
     raw_schema: str = DEFAULT_RAW_SCHEMA
     project_name: str = "shotgrid_analytics"
     name_by_display: bool = False
-    db_path: Path | None = None  # DuckDB file; absolute in profiles.yml so dbt works from any directory
+    db_path: Path | None = None  # DuckDB file; default <project-name>.duckdb in the project directory
 
     def __post_init__(self) -> None:
         if self.adapter not in ADAPTERS:
@@ -33,8 +35,12 @@ class ProjectOptions:
 
     @property
     def dialect(self) -> str:
-        """SQLAlchemy dialect name of the adapter (for the DBA's DDL file)."""
-        return "postgresql" if self.adapter == "postgres" else "duckdb"
+        """Dialect of the DBA's DDL file: a SQLAlchemy dialect name, or ``spark``."""
+        return {"postgres": "postgresql", "spark": "spark"}.get(self.adapter, "duckdb")
 
-    def duckdb_path(self, out: Path) -> Path:
-        return (self.db_path if self.db_path is not None else out / f"{self.project_name}.duckdb").resolve()
+    def duckdb_path(self, out: Path) -> str:
+        """The DuckDB file relative to the project directory (default ``<project-name>.duckdb`` in it): no
+        generated file holds a path of the build machine, and the project can move with its database."""
+        if self.db_path is None:
+            return f"{self.project_name}.duckdb"
+        return Path(os.path.relpath(self.db_path.resolve(), out.resolve())).as_posix()

@@ -27,23 +27,30 @@ from sg2dbt.core.model import Field
 from sg2dbt.core.typemap import Logical, Shape
 from sg2dbt.emit.project.options import ProjectOptions
 
-# Type names that DuckDB, PostgreSQL and Snowflake all accept in CAST; JSON columns pass through unchanged
-# because each warehouse spells JSON differently and the raw table already has the right type.
-CAST_TYPES: Mapping[Logical, str] = {
-    Logical.TEXT: "text",
-    Logical.BIGINT: "bigint",
-    Logical.DOUBLE: "double precision",
-    Logical.BOOLEAN: "boolean",
-    Logical.DATE: "date",
-    Logical.TIMESTAMPTZ: "timestamp with time zone",
-}
+# Staging models cast through ``sg2dbt_types()`` (a macro the project renders from the type map's per-adapter
+# casts): ``{{ t.text }}`` is ``text`` on PostgreSQL, ``string`` on Spark and BigQuery, ``varchar(65535)`` on
+# Redshift. JSON columns pass through uncast: each warehouse spells JSON differently and the raw table
+# already has the right type.
+TYPES_VAR = "t"
+
+
+def cast_type(logical: Logical) -> str:
+    """The model SQL naming the adapter's CAST type of ``logical``."""
+    return f"{{{{ {TYPES_VAR}.{logical.value} }}}}"
+
 
 BRIDGE_COLUMNS = frozenset({"link_position", "linked_type", "linked_id"})
 
 
+def quote_expr(name: str) -> str:
+    """A Jinja expression for an identifier in the adapter's quoting (backticks on Spark and BigQuery, double
+    quotes elsewhere) where some database reserves the name (``user``), else the plain name as a string."""
+    return f"adapter.quote('{name}')" if naming.is_reserved(name) else f"'{name}'"
+
+
 def quote(name: str) -> str:
-    """SQL text of an identifier: double-quoted where some database reserves it (``user``)."""
-    return f'"{name}"' if naming.is_reserved(name) else name
+    """Model SQL of an identifier: quoted by ``adapter.quote`` where some database reserves it."""
+    return f"{{{{ adapter.quote('{name}') }}}}" if naming.is_reserved(name) else name
 
 
 def sql_string(text: str) -> str:
@@ -132,8 +139,10 @@ def _stems(layout: RawLayout, by_display: bool) -> dict[str, str]:
 
 
 def _cast(c: RawColumn) -> str:
-    cast = CAST_TYPES.get(c.logical)
-    return quote(c.name) if cast is None else f"cast({quote(c.name)} as {cast})"
+    if c.logical is Logical.JSON:
+        return quote(c.name)
+    assert c.logical is not None
+    return f"cast({quote(c.name)} as {cast_type(c.logical)})"
 
 
 def field_text(f: Field, what: str) -> str:
@@ -206,7 +215,7 @@ def _link(rf: RawField, names: _Names, stems: Mapping[str, str], keys: Mapping[s
         name = names.derive(naming.typed_link_id(base, stems[target]), f"{rf.field.name} -> {target}")
         when = f"{quote(type_col.name)} = {sql_string(target)}"
         out.append(Column(
-            name, f"case when {when} then cast({quote(id_col.name)} as bigint) end",
+            name, f"case when {when} then cast({quote(id_col.name)} as {cast_type(Logical.BIGINT)}) end",
             _describe(rf, f"id of the linked {target} when the link points at one, else null")))
     return out
 
@@ -227,7 +236,7 @@ def plan(layout: RawLayout, options: ProjectOptions) -> StagingPlan:
     built: dict[str, StagingModel] = {}
     for t in layout:
         e = t.entity.name
-        columns = [Column(keys[e], "cast(id as bigint)",
+        columns = [Column(keys[e], f"cast(id as {cast_type(Logical.BIGINT)})",
                           f"{t.entity.display_name} id in ShotGrid (the {e} entity's id).")]
         bridges = []
         owner_key = naming.disambiguate(keys[e], BRIDGE_COLUMNS)  # the same in every bridge of the entity
