@@ -136,8 +136,8 @@ def test_dbt_docs_generate_shows_sg_descriptions(demo_run, monkeypatch):
     project = workdir / "project"
     for var in [v for v in os.environ if v.startswith("SG2DBT_")]:
         monkeypatch.delenv(var)
-    res = dbtRunner().invoke(["docs", "generate", "--project-dir", str(project), "--profiles-dir", str(project),
-                              "--quiet"])
+    monkeypatch.chdir(project)  # what the demo prints: cd into the project (the DuckDB path is relative to it)
+    res = dbtRunner().invoke(["docs", "generate", "--profiles-dir", ".", "--quiet"])
     assert res.success, res.exception
     manifest = json.loads((project / "target" / "manifest.json").read_text(encoding="utf-8"))
     catalog = json.loads((project / "target" / "catalog.json").read_text(encoding="utf-8"))

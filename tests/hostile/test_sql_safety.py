@@ -201,7 +201,8 @@ def dbt_built(project: Path, layout: RawLayout) -> Iterator[tuple[Any, Path]]:
             {"id": 2, "_sg_retired": False, link.column(Role.LINK_ID).attr: 6,
              link.column(Role.LINK_TYPE).attr: "Project", "sg_status_list": "bogus"}])
     engine.dispose()
-    with mock.patch.dict("os.environ", {"SG_API_KEY": SECRET}):
+    # DBT_PROJECT_DIR: profiles.yml names the DuckDB file relative to the project (dbt-duckdb reads it from there)
+    with mock.patch.dict("os.environ", {"SG_API_KEY": SECRET, "DBT_PROJECT_DIR": str(project)}):
         result = dbtRunner().invoke(["build", "--project-dir", str(project), "--profiles-dir", str(project)])
     yield result, db
 

@@ -15,9 +15,12 @@ import sqlalchemy as sa
 
 from sg2dbt.core.layout import RawLayout
 
-# sg2dbt's own Jinja in model files: source() and the dispatched unnest macro, with identifier arguments.
-_OWN_JINJA = re.compile(r"\s*(source|sg2dbt_unnest_links)\((source\()?'[a-z0-9_]+', '[a-z0-9_]+'\)?"
-                        r"(, '[a-z0-9_\"]+')*\)\s*")
+# sg2dbt's own Jinja in model files: source(), the dispatched unnest macro with identifier arguments, the
+# adapter's type names (t.<logical>, set once per model) and adapter.quote() of a reserved identifier.
+_NAME = r"(adapter\.quote\('[a-z0-9_]+'\)|'[a-z0-9_]+')"
+_OWN_JINJA = re.compile(r"\s*((source|sg2dbt_unnest_links)\((source\()?'[a-z0-9_]+', '[a-z0-9_]+'\)?"
+                        rf"(, {_NAME})*\)|t\.[a-z]+|adapter\.quote\('[a-z0-9_]+'\))\s*")
+_OWN_BLOCK = "{% set t = sg2dbt_types() %}"
 
 
 def code_only(sql: str) -> str:
@@ -45,7 +48,7 @@ def foreign_jinja(sql: str) -> list[str]:
 
     dbt renders the whole file, comments and literals included, so this looks at the raw text.
     """
-    bad = re.findall(r"\{[%#].*?(?:[%#]\}|$)", sql, flags=re.S)
+    bad = [b for b in re.findall(r"\{[%#].*?(?:[%#]\}|$)", sql, flags=re.S) if b != _OWN_BLOCK]
     bad += [e for e in re.findall(r"\{\{(.*?)\}\}", sql, flags=re.S) if not _OWN_JINJA.fullmatch(e)]
     if sql.count("{{") != len(re.findall(r"\{\{(.*?)\}\}", sql, flags=re.S)):
         bad.append("unclosed {{")

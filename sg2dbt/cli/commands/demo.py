@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import click
@@ -35,5 +36,5 @@ def demo(workdir: str, seed: int | None) -> None:
         f"dbt build: {nodes}.\n"
         f"Done in {result.seconds:.0f} s. The dbt project is {project}, the warehouse {warehouse}\n"
         f"(raw tables in schema {RAW_SCHEMA}, models in {MODEL_SCHEMA}). Try:\n"
-        f"  dbt docs generate --project-dir {project} --profiles-dir {project}",
+        f"  cd {shlex.quote(str(project))} && dbt docs generate --profiles-dir .",
         highlight=False, soft_wrap=True)

@@ -148,7 +148,7 @@ def build_and_run(tmp: Path, schema_path: Path, options: ProjectOptions, engine:
 
     parse_events: list[Any] = []
     with env(SG2DBT_RAW_SCHEMA=raw_schema, SG2DBT_SCHEMA=target_schema, SG2DBT_TARGET=options.adapter,
-             **env_values):
+             DBT_PROJECT_DIR=str(project), **env_values):
         if parse:  # parsing does not depend on the target: one parse (on DuckDB) is enough
             # dbt skips its JSON-schema checks on duckdb/postgres; pretend they are supported to see deprecations.
             with mock.patch.object(js, "_JSONSCHEMA_SUPPORTED_ADAPTERS", {"duckdb", "postgres"}):
