@@ -46,6 +46,7 @@ SUMMARIES: dict[str, str] = {
     "init": "Write a commented sg2dbt.yml: site, warehouse, schema file, dbt project, selection, sync policy.",
     "init-db": "Create the raw tables (and their schema) on a database; existing tables are left alone.",
     "load": "Copy records from a site (or a dump) into the raw tables: full the first time, incremental after.",
+    "land-parquet": "Land the loaded raw tables as Parquet files where Spark reads them.",
     "migrate": "Bring the raw tables in line with a schema (new tables and columns), through Alembic.",
     "orm": "Write a standalone SQLAlchemy module: Base, one class per entity, CLASSES.",
     "schema": "Read a site's schema.",

@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from sg2dbt.core.errors import Sg2dbtError
 from sg2dbt.core.layout import RawLayout, RawTable
 from sg2dbt.core.typemap import Logical, arrow_type
+from sg2dbt.core.values import json_text
 from sg2dbt.emit.metadata import build_metadata
-from sg2dbt.loader.convert import json_text
 
 PART = "part-00000.parquet"
 BATCH_ROWS = 50_000

@@ -17,8 +17,11 @@ from sg2dbt.core.layout import DEFAULT_RAW_SCHEMA, plan
 @click.option("--out", required=True, type=click.Path(file_okay=False), envvar="SG2DBT_SPARK_RAW_PATH",
               help="Landing folder: one <table>/part-00000.parquet per raw table (SG2DBT_SPARK_RAW_PATH).")
 def land_parquet(url: str, raw_schema: str, out: str, **schema_opts: object) -> None:
-    """Land the raw tables as Parquet for Spark/Databricks: `sg2dbt load` into DuckDB, then this, then
-    `dbt build --target spark` with SG2DBT_SPARK_RAW_PATH set to the same folder."""
+    """Land the loaded raw tables as Parquet files where Spark reads them.
+
+    `sg2dbt load` into DuckDB (or PostgreSQL), then this, then `dbt build --target spark` with
+    SG2DBT_SPARK_RAW_PATH set to the same folder.
+    """
     from sg2dbt.core.database import create_engine
     from sg2dbt.loader.parquet import land_parquet as land
 
