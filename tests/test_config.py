@@ -108,7 +108,7 @@ def test_commands_read_the_config(tmp_path: Path, real_schema_path: Path, monkey
     elsewhere = tmp_path / "cwd"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    for var in ("SG2DBT_DB", "SG2DBT_RAW_SCHEMA", "SG2DBT_SCHEMA"):
+    for var in ("SG2DBT_DB", "SG2DBT_RAW_SCHEMA", "SG2DBT_SCHEMA_FILE"):
         monkeypatch.delenv(var, raising=False)
     config = studio_config(tmp_path, real_schema_path, tmp_path / "wh.db")
     code, _, err = cli("--config", str(config), "init-db")
@@ -157,3 +157,14 @@ def test_verbosity_after_the_subcommand(tmp_path: Path, real_schema_path: Path, 
     for args in (["-v", "ddl"], ["ddl", "-v"], ["ddl", "-vv"], ["ddl", "-q"], ["-q", "ddl", "-v"]):
         code, _, err = cli(*args, "--schema", str(real_schema_path), "--only", "Shot")
         assert code == 0, (args, err)
+
+
+def test_dbt_model_schema_variable_is_not_a_schema_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         cli: CLI) -> None:
+    """SG2DBT_SCHEMA names the dbt models' schema (profiles.yml reads it): --schema's variable is another."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SG2DBT_SCHEMA", "analytics")
+    monkeypatch.delenv("SG2DBT_SCHEMA_FILE", raising=False)
+    monkeypatch.delenv("SG2DBT_CONFIG", raising=False)
+    code, _, err = cli("ddl")
+    assert code == 2 and "missing --schema: give it, set SG2DBT_SCHEMA_FILE, or set schema_file in sg2dbt.yml" in err

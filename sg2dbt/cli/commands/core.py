@@ -28,7 +28,8 @@ def orm(out: str, force: bool, **schema_opts: object) -> None:
 @click.command()
 @schema_options
 @click.option("--dialect", type=click.Choice(DIALECTS), default="postgresql", show_default=True)
-@click.option("--raw-schema", "--db-schema", envvar=ENV_RAW_SCHEMA, show_envvar=True,
+@click.option("--db-schema", "raw_schema", hidden=True, help="The former name of --raw-schema.")
+@click.option("--raw-schema", envvar=ENV_RAW_SCHEMA, show_envvar=True,
               help=f"Database schema of the raw tables ('' for none) [default: {DEFAULT_RAW_SCHEMA}, none on sqlite, "
                    f"which has no schemas].")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")

@@ -20,7 +20,7 @@ F = Callable[..., Any]
 
 ENV_DB = "SG2DBT_DB"
 ENV_RAW_SCHEMA = "SG2DBT_RAW_SCHEMA"
-ENV_SCHEMA = "SG2DBT_SCHEMA"
+ENV_SCHEMA = "SG2DBT_SCHEMA_FILE"   # SG2DBT_SCHEMA is the dbt project's model schema
 
 
 class NeededOption(click.Option):
