@@ -100,10 +100,16 @@ def link_type(field_column: str) -> str:
     return f"{field_column}_type"
 
 
+def shotgrid_orm_stem(field: str) -> str:
+    """The stem of shotgrid_orm's attribute and column names for ``field``: the field's name, except that it
+    prefixes ``metadata`` with ``_`` (``_metadata``, ``_metadata_id``), which SQLAlchemy reserves."""
+    return f"_{field}" if field == "metadata" else field
+
+
 def shotgrid_orm_attribute(field: str, column: str) -> str | None:
-    """shotgrid_orm's attribute for ``column`` of ``field`` where it differs from ours: it prefixes the
-    ``metadata`` field's columns with ``_`` (``_metadata``, ``_metadata_id``); sg2dbt maps them as aliases."""
-    return f"_{column}" if field == "metadata" else None
+    """shotgrid_orm's attribute for ``column`` of ``field`` where it differs from ours (``_metadata`` for
+    ``metadata``); sg2dbt maps these as aliases."""
+    return f"_{column}" if shotgrid_orm_stem(field) != field else None
 
 
 def class_name(entity: str) -> str:

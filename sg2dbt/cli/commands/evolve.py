@@ -92,9 +92,15 @@ def _db_options(func: F) -> F:
 @click.option("--allow-destructive", is_flag=True,
               help="Also drop tables/columns the schema no longer has and change column types.")
 @click.option("--dry-run", is_flag=True, help="Print what would change; change nothing.")
+@click.option("--from-shotgrid-orm", "from_sgorm", is_flag=True,
+              help="Port a warehouse built by shotgrid_orm (tables named after entities) to sg2dbt's raw tables, "
+                   "keeping every row; --schema is the schema that built it.")
+@click.option("--source-schema", default=None,
+              help="With --from-shotgrid-orm: the database schema holding shotgrid_orm's tables (default: the "
+                   "connection's default).")
 @click.pass_context
 def migrate(ctx: click.Context, url: str | None, raw_schema: str, allow_destructive: bool, dry_run: bool,
-            **schema_opts: Any) -> None:
+            from_sgorm: bool, source_schema: str | None, **schema_opts: Any) -> None:
     """Bring the raw tables in line with a schema (new tables and columns), through Alembic.
 
     Destructive changes (drops, type changes) are refused unless --allow-destructive is given; additive
@@ -104,13 +110,19 @@ def migrate(ctx: click.Context, url: str | None, raw_schema: str, allow_destruct
     if ctx.invoked_subcommand is not None:
         return
     if not schema_opts.get("schema_path") or not url:
-        raise click.UsageError("migrate needs --schema FILE and --db URL (or SG2DBT_SCHEMA and SG2DBT_DB, or "
+        raise click.UsageError("migrate needs --schema FILE and --db URL (or SG2DBT_SCHEMA_FILE and SG2DBT_DB, or "
                                "schema_file and warehouse.url in sg2dbt.yml), or a subcommand: init")
     from sg2dbt.core.database import create_engine
     from sg2dbt.core.errors import MigrationError
     from sg2dbt.evolve.migrate import migrate_schema, refused_message
 
     engine = create_engine(url)
+    if from_sgorm:
+        try:
+            _port_shotgrid_orm(engine, read_schema(**schema_opts), raw_schema or None, source_schema, dry_run)
+        finally:
+            engine.dispose()
+        return
     try:
         report = migrate_schema(engine, read_schema(**schema_opts), raw_schema or None,
                                 allow_destructive=allow_destructive, dry_run=dry_run)
@@ -121,6 +133,16 @@ def migrate(ctx: click.Context, url: str | None, raw_schema: str, allow_destruct
         click.echo(line)
     if report.refused:
         raise MigrationError(refused_message(report.refused))
+
+
+def _port_shotgrid_orm(engine: Any, schema: Schema, raw_schema: str | None, source_schema: str | None,
+                       dry_run: bool) -> None:
+    from sg2dbt.core.layout import plan
+    from sg2dbt.evolve.shotgrid_orm import port
+
+    report = port(engine, plan(schema), raw_schema, source_schema=source_schema, dry_run=dry_run)
+    for line in report.lines(raw_schema, dry_run=dry_run):
+        click.echo(line)
 
 
 @migrate.command()
