@@ -107,9 +107,10 @@ def dbt(project: Path, *args: str, events: list[Any] | None = None) -> Any:
     from dbt.cli.main import dbtRunner
 
     callbacks = [events.append] if events is not None else []
-    result = dbtRunner(callbacks=callbacks).invoke([*args, "--project-dir", str(project),
-                                                   "--profiles-dir", str(project)])
-    return result
+    # The generated profiles.yml finds the DuckDB file relative to DBT_PROJECT_DIR (or the working directory).
+    with env(DBT_PROJECT_DIR=str(project)):
+        return dbtRunner(callbacks=callbacks).invoke([*args, "--project-dir", str(project),
+                                                     "--profiles-dir", str(project)])
 
 
 # A user's own model: it calls the portable default__ implementation directly, so that one runs too, and it
@@ -148,7 +149,7 @@ def build_and_run(tmp: Path, schema_path: Path, options: ProjectOptions, engine:
 
     parse_events: list[Any] = []
     with env(SG2DBT_RAW_SCHEMA=raw_schema, SG2DBT_SCHEMA=target_schema, SG2DBT_TARGET=options.adapter,
-             DBT_PROJECT_DIR=str(project), **env_values):
+             **env_values):
         if parse:  # parsing does not depend on the target: one parse (on DuckDB) is enough
             # dbt skips its JSON-schema checks on duckdb/postgres; pretend they are supported to see deprecations.
             with mock.patch.object(js, "_JSONSCHEMA_SUPPORTED_ADAPTERS", {"duckdb", "postgres"}):
