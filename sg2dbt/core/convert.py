@@ -18,7 +18,7 @@ from typing import Any
 from sg2dbt.core import values
 from sg2dbt.core.errors import ValueFitError
 from sg2dbt.core.layout import RawColumn, RawTable, Role
-from sg2dbt.core.typemap import VALUE_RULES, Logical, Shape
+from sg2dbt.core.typemap import STORAGE, Logical, Shape
 
 Record = Mapping[str, Any]
 Row = tuple[Any, ...]
@@ -88,7 +88,7 @@ class RowConverter:
                 col = rf.column(Role.ID) if name == "id" else rf.column(Role.VALUE)
                 value_cols.append(col)
                 conv = values.to_id if name == "id" else values.json_object \
-                    if col.logical is Logical.JSON and not json_as_text else VALUE_RULES[col.logical]
+                    if col.logical is Logical.JSON and not json_as_text else STORAGE[col.logical].convert
                 checks.append((name, conv))
                 templates.append(_FAST_ID if name == "id" else _FAST[col.logical])
         bookkeeping = sorted((c for c in table.columns if c.role in (Role.RETIRED, Role.LOADED_AT)),

@@ -23,7 +23,7 @@ from sqlalchemy.types import TypeEngine
 from sg2dbt.core import naming
 from sg2dbt.core.errors import NamingError
 from sg2dbt.core.model import Entity, Field, Schema
-from sg2dbt.core.typemap import Logical, SgType, Shape, resolve, sa_type
+from sg2dbt.core.typemap import STORAGE, Logical, SgType, Shape, resolve
 
 # The database schema holding the raw tables unless --raw-schema / SG2DBT_RAW_SCHEMA say otherwise.
 DEFAULT_RAW_SCHEMA = "shotgrid_raw"
@@ -51,7 +51,7 @@ class RawColumn:
 
     @property
     def sa_type(self) -> TypeEngine:
-        return sa_type(self.logical)
+        return STORAGE[self.logical].sa_type()
 
     @property
     def quoted(self) -> bool:

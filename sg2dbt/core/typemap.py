@@ -2,16 +2,19 @@
 
 Each SG ``data_type`` resolves to a :class:`SgType`: how it is shaped in the raw table (one value column,
 an entity link pair, a multi-entity list pair, or no column at all) and, for value columns, a *logical*
-type. Logical types are deliberately few so that every consumer can map them once: SQLAlchemy types here,
-dbt cast types in the dbt emitter, Python conversions in the loader.
+type. Logical types are deliberately few, and each has ONE :class:`StorageType` record in :data:`STORAGE`
+(SQLAlchemy type, the loader's value rule, generated-code annotation, bulk-load types, staging casts per dbt
+adapter) that every consumer reads: the metadata/ORM and standalone-module emitters, the dbt emitter and
+the loader.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, Double, Text
@@ -109,100 +112,84 @@ def resolve(field: Field) -> SgType:
     return known
 
 
-# What the loader stores for each logical type, and which values it coerces losslessly (numeric strings in
-# number/float/... fields, 'true'/'false' checkboxes, ...) or refuses: each rule's docstring says, and
-# docs/loader.md lists them. Every dialect's writer stores what these return, nothing else.
-VALUE_RULES: dict[Logical, Callable[[Any], Any]] = {
-    Logical.TEXT: values.to_text,
-    Logical.BIGINT: values.to_bigint,
-    Logical.DOUBLE: values.to_double,
-    Logical.BOOLEAN: values.to_boolean,
-    Logical.DATE: values.to_date,
-    Logical.TIMESTAMPTZ: values.to_utc,
-    Logical.JSON: values.json_text,
-}
+@dataclass(frozen=True)
+class StorageType:
+    """Everything sg2dbt does with one logical type, in one record: adding a logical type is adding a record.
+
+    ``convert`` says which values the loader coerces losslessly (numeric strings in number/float fields,
+    'true'/'false' checkboxes, ...) or refuses: each rule's docstring says, and docs/loader.md lists them.
+    ``staging_cast`` maps a dbt adapter (``target.type``) to the type the staging models CAST to, in each
+    warehouse's own spelling (its documented type names), ``"default"`` serving any adapter not named; the
+    dbt emitter renders these into the generated project's ``sg2dbt_types()`` macro, which every staging
+    model dispatches on. ``None``: the column passes through uncast (JSON: each warehouse spells JSON
+    differently and the raw table already has the right type).
+    """
+
+    sa_type: Callable[[], TypeEngine]       # raw column type, dialect variants included
+    convert: Callable[[Any], Any]            # the loader's value rule (core/values.py): what every writer stores
+    annotation: str                          # Python annotation in the standalone module
+    sa_code: str                             # the SQLAlchemy type expression in the standalone module
+    pg_copy: str                             # psycopg binary COPY type (the PostgreSQL bulk path)
+    duckdb_read: str                         # read_json column type (the DuckDB bulk path)
+    spark_ddl: str                           # Spark raw-table column type (Spark has no JSON type: its text)
+    arrow: Callable[[Any], Any]              # pyarrow module -> the Parquet landing's type (what Spark reads)
+    staging_cast: Mapping[str, str] | None   # dbt adapter -> CAST type in staging models
 
 
-def sa_type(logical: Logical) -> TypeEngine:
-    """SQLAlchemy type of a logical type: JSON where the dialect has it (JSONB on PostgreSQL)."""
-    if logical is Logical.TEXT:
-        return Text()
-    if logical is Logical.BIGINT:
-        return BigInteger()
-    if logical is Logical.DOUBLE:
-        return Double()
-    if logical is Logical.BOOLEAN:
-        return Boolean()
-    if logical is Logical.DATE:
-        return Date()
-    if logical is Logical.TIMESTAMPTZ:
-        return DateTime(timezone=True)
+def _json() -> TypeEngine:
     return JSON().with_variant(JSONB(), "postgresql")
 
 
-# The staging models' CAST target per logical type and dbt adapter (``target.type``), in each warehouse's own
-# spelling (its documented type names): the dbt emitter renders these into the generated project's
-# ``sg2dbt_types()`` macro, which every staging model dispatches on. JSON has no cast: each warehouse spells
-# JSON differently and the raw table already has the right type. Databricks inherits ``spark`` through dbt's
-# adapter inheritance; ``default`` serves any other adapter. Redshift's TEXT is VARCHAR(256), hence the size;
-# Spark's TIMESTAMP is an instant shown in the session time zone, the meaning of SG's UTC date_time.
-STAGING_CASTS: dict[Logical, dict[str, str]] = {
-    Logical.TEXT: {"default": "text", "postgres": "text", "duckdb": "text", "spark": "string",
-                   "snowflake": "varchar", "bigquery": "string", "redshift": "varchar(65535)",
-                   "trino": "varchar"},
-    Logical.BIGINT: {"default": "bigint", "postgres": "bigint", "duckdb": "bigint", "spark": "bigint",
-                     "snowflake": "bigint", "bigquery": "int64", "redshift": "bigint", "trino": "bigint"},
-    Logical.DOUBLE: {"default": "double precision", "postgres": "double precision", "duckdb": "double",
-                     "spark": "double", "snowflake": "double", "bigquery": "float64",
-                     "redshift": "double precision", "trino": "double"},
-    Logical.BOOLEAN: {"default": "boolean", "postgres": "boolean", "duckdb": "boolean", "spark": "boolean",
-                      "snowflake": "boolean", "bigquery": "bool", "redshift": "boolean", "trino": "boolean"},
-    Logical.DATE: {"default": "date", "postgres": "date", "duckdb": "date", "spark": "date",
-                   "snowflake": "date", "bigquery": "date", "redshift": "date", "trino": "date"},
-    Logical.TIMESTAMPTZ: {"default": "timestamp with time zone", "postgres": "timestamp with time zone",
-                          "duckdb": "timestamp with time zone", "spark": "timestamp",
-                          "snowflake": "timestamp_tz", "bigquery": "timestamp", "redshift": "timestamptz",
-                          "trino": "timestamp(6) with time zone"},
-}
+# Databricks inherits ``spark`` through dbt's adapter inheritance. Redshift's TEXT is VARCHAR(256), hence the
+# size; Spark's TIMESTAMP is an instant shown in the session time zone, the meaning of SG's UTC date_time.
+STORAGE: Mapping[Logical, StorageType] = MappingProxyType({
+    Logical.TEXT: StorageType(
+        sa_type=Text, convert=values.to_text, annotation="str", sa_code="sa.Text()",
+        pg_copy="text", duckdb_read="VARCHAR", spark_ddl="string", arrow=lambda pa: pa.string(),
+        staging_cast={"default": "text", "postgres": "text", "duckdb": "text", "spark": "string",
+                      "snowflake": "varchar", "bigquery": "string", "redshift": "varchar(65535)",
+                      "trino": "varchar"}),
+    Logical.BIGINT: StorageType(
+        sa_type=BigInteger, convert=values.to_bigint, annotation="int", sa_code="sa.BigInteger()",
+        pg_copy="int8", duckdb_read="BIGINT", spark_ddl="bigint", arrow=lambda pa: pa.int64(),
+        staging_cast={"default": "bigint", "postgres": "bigint", "duckdb": "bigint", "spark": "bigint",
+                      "snowflake": "bigint", "bigquery": "int64", "redshift": "bigint", "trino": "bigint"}),
+    Logical.DOUBLE: StorageType(
+        sa_type=Double, convert=values.to_double, annotation="float", sa_code="sa.Double()",
+        pg_copy="float8", duckdb_read="DOUBLE", spark_ddl="double", arrow=lambda pa: pa.float64(),
+        staging_cast={"default": "double precision", "postgres": "double precision", "duckdb": "double",
+                      "spark": "double", "snowflake": "double", "bigquery": "float64",
+                      "redshift": "double precision", "trino": "double"}),
+    Logical.BOOLEAN: StorageType(
+        sa_type=Boolean, convert=values.to_boolean, annotation="bool", sa_code="sa.Boolean()",
+        pg_copy="bool", duckdb_read="BOOLEAN", spark_ddl="boolean", arrow=lambda pa: pa.bool_(),
+        staging_cast={"default": "boolean", "postgres": "boolean", "duckdb": "boolean", "spark": "boolean",
+                      "snowflake": "boolean", "bigquery": "bool", "redshift": "boolean", "trino": "boolean"}),
+    Logical.DATE: StorageType(
+        sa_type=Date, convert=values.to_date, annotation="datetime.date", sa_code="SgDate()",
+        pg_copy="date", duckdb_read="DATE", spark_ddl="date", arrow=lambda pa: pa.date32(),
+        staging_cast={"default": "date", "postgres": "date", "duckdb": "date", "spark": "date",
+                      "snowflake": "date", "bigquery": "date", "redshift": "date", "trino": "date"}),
+    Logical.TIMESTAMPTZ: StorageType(
+        sa_type=lambda: DateTime(timezone=True), convert=values.to_utc, annotation="datetime.datetime",
+        sa_code="sa.DateTime(timezone=True)", pg_copy="timestamptz", duckdb_read="TIMESTAMPTZ",
+        spark_ddl="timestamp", arrow=lambda pa: pa.timestamp("us", tz="UTC"),
+        staging_cast={"default": "timestamp with time zone", "postgres": "timestamp with time zone",
+                      "duckdb": "timestamp with time zone", "spark": "timestamp", "snowflake": "timestamp_tz",
+                      "bigquery": "timestamp", "redshift": "timestamptz", "trino": "timestamp(6) with time zone"}),
+    # JSON where the dialect has it (JSONB on PostgreSQL); DuckDB's reader takes the JSON text as VARCHAR
+    Logical.JSON: StorageType(
+        sa_type=_json, convert=values.json_text, annotation="Any",
+        sa_code='sa.JSON().with_variant(JSONB(), "postgresql")', pg_copy="jsonb", duckdb_read="VARCHAR",
+        spark_ddl="string", arrow=lambda pa: pa.string(), staging_cast=None),
+})
 
-# The adapters whose staging casts are written above (besides ``default``).
+# The adapters whose staging casts the records spell out (besides ``default``).
 CAST_ADAPTERS: tuple[str, ...] = ("postgres", "duckdb", "spark", "snowflake", "bigquery", "redshift", "trino")
 
 
 def staging_casts(adapter: str) -> dict[str, str]:
-    """``{logical type name: CAST type}`` for one adapter (``default`` for adapters not listed)."""
-    return {logical.value: by_adapter.get(adapter, by_adapter["default"])
-            for logical, by_adapter in STAGING_CASTS.items()}
-
-
-def spark_type(logical: Logical) -> str:
-    """Spark SQL type of a raw column (Spark has no JSON type: JSON stays its text, as on SQLite)."""
-    return "string" if logical is Logical.JSON else STAGING_CASTS[logical]["spark"]
-
-
-def arrow_type(logical: Logical) -> Any:
-    """pyarrow type of a raw column in a Parquet landing (what Spark reads as :func:`spark_type`)."""
-    import pyarrow as pa  # only the Parquet landing needs pyarrow
-
-    return {
-        Logical.TEXT: pa.string(), Logical.BIGINT: pa.int64(), Logical.DOUBLE: pa.float64(),
-        Logical.BOOLEAN: pa.bool_(), Logical.DATE: pa.date32(), Logical.TIMESTAMPTZ: pa.timestamp("us", tz="UTC"),
-        Logical.JSON: pa.string(),
-    }[logical]
-
-
-# Source code of each logical type for the standalone module: (annotation, SQLAlchemy type expression).
-_PYTHON_CODE: dict[Logical, tuple[str, str]] = {
-    Logical.TEXT: ("str", "sa.Text()"),
-    Logical.BIGINT: ("int", "sa.BigInteger()"),
-    Logical.DOUBLE: ("float", "sa.Double()"),
-    Logical.BOOLEAN: ("bool", "sa.Boolean()"),
-    Logical.DATE: ("datetime.date", "SgDate()"),
-    Logical.TIMESTAMPTZ: ("datetime.datetime", "sa.DateTime(timezone=True)"),
-    Logical.JSON: ("Any", 'sa.JSON().with_variant(JSONB(), "postgresql")'),
-}
-
-
-def python_code(logical: Logical) -> tuple[str, str]:
-    """``(annotation, type expression)`` of a logical type in generated Python code."""
-    return _PYTHON_CODE[logical]
+    """``{logical type name: CAST type}`` for one adapter (``default`` for adapters not listed); logical
+    types that pass through uncast (JSON) are absent."""
+    return {logical.value: casts.get(adapter, casts["default"])
+            for logical, record in STORAGE.items() if (casts := record.staging_cast) is not None}

@@ -9,13 +9,13 @@ from sqlalchemy import Column, MetaData, Table
 from sqlalchemy.types import TypeEngine
 
 from sg2dbt.core.layout import RawLayout, RawTable, Role
-from sg2dbt.core.typemap import Logical, sa_type
+from sg2dbt.core.typemap import STORAGE, Logical
 from sg2dbt.emit.ormsupport import SgDate
 
 
 def orm_sa_type(logical: Logical) -> TypeEngine:
-    """The ORM classes' type: as :func:`sa_type`, but a DATE also takes SG's 'YYYY-MM-DD' strings."""
-    return SgDate() if logical is Logical.DATE else sa_type(logical)
+    """The ORM classes' type: the type map's, but a DATE also takes SG's 'YYYY-MM-DD' strings."""
+    return SgDate() if logical is Logical.DATE else STORAGE[logical].sa_type()
 
 
 def table(layout_table: RawTable, metadata: MetaData, schema: str | None = None, *, orm: bool = False) -> Table:

@@ -16,7 +16,7 @@ import jinja2
 
 from sg2dbt.core.layout import RawLayout, Role
 from sg2dbt.core.output import write_text
-from sg2dbt.core.typemap import Shape, python_code
+from sg2dbt.core.typemap import STORAGE, Shape
 from sg2dbt.emit.ormsupport import support_source
 
 
@@ -41,8 +41,8 @@ def _context(layout: RawLayout) -> dict[str, Any]:
     for t in layout:
         cols = []
         for c in t.columns:
-            annotation, type_expr = python_code(c.logical)
-            cols.append({"name": c.name, "attr": c.attr, "annotation": annotation, "type": type_expr,
+            code = STORAGE[c.logical]
+            cols.append({"name": c.name, "attr": c.attr, "annotation": code.annotation, "type": code.sa_code,
                          "pk": c.role is Role.ID, "doc": c.doc, "quote": c.quoted})
         doc = t.entity.display_name
         omitted = [f.name for f in t.omitted]

@@ -1,8 +1,8 @@
 """Land raw tables as Parquet files where Spark (or Databricks, Trino, DuckDB...) reads them.
 
 `sg2dbt load` keeps its state, upserts and retirements in a SQL database (DuckDB on a laptop); this copies
-each loaded raw table to ``<root>/<table>/part-00000.parquet``, typed from the type map (``arrow_type``,
-which Spark reads as ``spark_type``), so the Spark target of the dbt project reads the same rows the
+each loaded raw table to ``<root>/<table>/part-00000.parquet``, typed from the type map (the records' ``arrow``,
+which Spark reads as their ``spark_ddl``), so the Spark target of the dbt project reads the same rows the
 DuckDB target does. A table's file is replaced atomically: it is written under a name Spark ignores
 (leading ``.``) and renamed over the old one, so a reader sees the old snapshot or the new, never half.
 """
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from sg2dbt.core.errors import Sg2dbtError
 from sg2dbt.core.layout import RawLayout, RawTable
-from sg2dbt.core.typemap import Logical, arrow_type
+from sg2dbt.core.typemap import STORAGE, Logical
 from sg2dbt.core.values import json_text
 from sg2dbt.emit.metadata import build_metadata
 
@@ -45,7 +45,7 @@ def land_table(conn: sa.Connection, table: sa.Table, raw: RawTable, root: Path) 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pa.schema([pa.field(c.name, arrow_type(c.logical)) for c in raw.columns])
+    schema = pa.schema([pa.field(c.name, STORAGE[c.logical].arrow(pa)) for c in raw.columns])
     folder = root / raw.name
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{PART}.tmp"

@@ -26,17 +26,8 @@ import sqlalchemy as sa
 
 from sg2dbt.core.convert import Row
 from sg2dbt.core.layout import RawColumn, Role
-from sg2dbt.core.typemap import Logical
+from sg2dbt.core.typemap import STORAGE, Logical
 from sg2dbt.core.values import encode_checked
-
-_PG_TYPES: dict[Logical, str] = {
-    Logical.TEXT: "text", Logical.BIGINT: "int8", Logical.DOUBLE: "float8", Logical.BOOLEAN: "bool",
-    Logical.DATE: "date", Logical.TIMESTAMPTZ: "timestamptz", Logical.JSON: "jsonb",
-}
-_DUCKDB_READ_TYPES: dict[Logical, str] = {
-    Logical.TEXT: "VARCHAR", Logical.BIGINT: "BIGINT", Logical.DOUBLE: "DOUBLE", Logical.BOOLEAN: "BOOLEAN",
-    Logical.DATE: "DATE", Logical.TIMESTAMPTZ: "TIMESTAMPTZ", Logical.JSON: "VARCHAR",
-}
 
 
 class Writer:
@@ -146,7 +137,7 @@ class PostgresWriter(BulkWriter):
         super().__init__(conn, table, columns)
         self.raw: Any = conn.connection.driver_connection
         set_json_dumps(_as_is, self.raw)
-        self.types = [_PG_TYPES[c.logical] for c in self.columns]
+        self.types = [STORAGE[c.logical].pg_copy for c in self.columns]
         self._stage: str | None = None
 
     def close(self) -> None:
@@ -202,7 +193,7 @@ class DuckDBWriter(BulkWriter):
         super().__init__(conn, table, columns)
         self.raw: Any = conn.connection.driver_connection
         self._names = [c.name for c in self.columns]
-        spec = ", ".join(f"{_sql_string(c.name)}: '{_DUCKDB_READ_TYPES[c.logical]}'" for c in self.columns)
+        spec = ", ".join(f"{_sql_string(c.name)}: '{STORAGE[c.logical].duckdb_read}'" for c in self.columns)
         select = ", ".join(f"{q}::JSON" if c.logical is Logical.JSON else q
                            for c, q in zip(self.columns, self.q_columns, strict=True))
         fd, self._path = tempfile.mkstemp(prefix="sg2dbt-", suffix=".jsonl")

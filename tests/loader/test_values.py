@@ -16,7 +16,7 @@ from sg2dbt.core.convert import RowConverter
 from sg2dbt.core.errors import ValueFitError
 from sg2dbt.core.layout import plan
 from sg2dbt.core.model import Entity, Field, Schema
-from sg2dbt.core.typemap import VALUE_RULES
+from sg2dbt.core.typemap import STORAGE
 
 UTC = dt.timezone.utc
 
@@ -108,5 +108,5 @@ def test_the_fast_path_agrees_with_the_rules(damaged: list[Any]) -> None:
         elif name == "id":
             expected.append(values.to_id(v))
         else:
-            expected.append(VALUE_RULES[rf.columns[0].logical](v))
+            expected.append(STORAGE[rf.columns[0].logical].convert(v))
     assert list(row[:-2]) == [*expected, *links]

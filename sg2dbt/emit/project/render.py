@@ -17,7 +17,7 @@ import jinja2
 import yaml
 
 from sg2dbt.core.layout import RawLayout
-from sg2dbt.core.typemap import CAST_ADAPTERS, spark_type, staging_casts
+from sg2dbt.core.typemap import CAST_ADAPTERS, STORAGE, staging_casts
 from sg2dbt.emit.ddl import create_statements
 from sg2dbt.emit.metadata import build_metadata
 from sg2dbt.emit.project import yaml_docs
@@ -125,7 +125,7 @@ def spark_ddl(layout: RawLayout, raw_schema: str) -> str:
            "-- with dbt's session target the project's on-run-start hook registers them itself.", "",
            f"create schema if not exists `{raw_schema}`;"]
     for t in layout:
-        columns = ",\n".join(f"    `{c.name}` {spark_type(c.logical)}" for c in t.columns)
+        columns = ",\n".join(f"    `{c.name}` {STORAGE[c.logical].spark_ddl}" for c in t.columns)
         out.append(f"\ncreate table if not exists `{raw_schema}`.`{t.name}` (\n{columns}\n)\nusing parquet\n"
                    f"location '${{env:SG2DBT_SPARK_RAW_PATH}}/{t.name}';")
     return "\n".join(out) + "\n"

@@ -24,7 +24,7 @@ from sg2dbt.core import naming
 from sg2dbt.core.errors import NamingError
 from sg2dbt.core.layout import RawColumn, RawField, RawLayout, RawTable, Role
 from sg2dbt.core.model import Field
-from sg2dbt.core.typemap import Logical, Shape
+from sg2dbt.core.typemap import STORAGE, Logical, Shape
 from sg2dbt.emit.project.options import ProjectOptions
 
 # Staging models cast through ``sg2dbt_types()`` (a macro the project renders from the type map's per-adapter
@@ -139,9 +139,8 @@ def _stems(layout: RawLayout, by_display: bool) -> dict[str, str]:
 
 
 def _cast(c: RawColumn) -> str:
-    if c.logical is Logical.JSON:
+    if STORAGE[c.logical].staging_cast is None:
         return quote(c.name)
-    assert c.logical is not None
     return f"cast({quote(c.name)} as {cast_type(c.logical)})"
 
 
@@ -215,7 +214,7 @@ def _link(rf: RawField, names: _Names, stems: Mapping[str, str], keys: Mapping[s
         name = names.derive(naming.typed_link_id(base, stems[target]), f"{rf.field.name} -> {target}")
         when = f"{quote(type_col.name)} = {sql_string(target)}"
         out.append(Column(
-            name, f"case when {when} then cast({quote(id_col.name)} as {cast_type(Logical.BIGINT)}) end",
+            name, f"case when {when} then {_cast(id_col)} end",
             _describe(rf, f"id of the linked {target} when the link points at one, else null")))
     return out
 
@@ -236,7 +235,7 @@ def plan(layout: RawLayout, options: ProjectOptions) -> StagingPlan:
     built: dict[str, StagingModel] = {}
     for t in layout:
         e = t.entity.name
-        columns = [Column(keys[e], f"cast(id as {cast_type(Logical.BIGINT)})",
+        columns = [Column(keys[e], _cast(t.column("id")),
                           f"{t.entity.display_name} id in ShotGrid (the {e} entity's id).")]
         bridges = []
         owner_key = naming.disambiguate(keys[e], BRIDGE_COLUMNS)  # the same in every bridge of the entity
