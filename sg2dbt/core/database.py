@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sg2dbt.core.errors import Sg2dbtError
+from sg2dbt.core.errors import Sg2dbtError, first_line
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -64,5 +64,4 @@ def create_engine(url: str, **kwargs: Any) -> sa.Engine:
         raise DatabaseURLError(f"the database driver for {parsed.drivername}:// is not installed "
                                f"(no module {module!r}): {fix}") from None
     except (sa.exc.ArgumentError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DatabaseURLError(f"bad database URL: {first}") from None
+        raise DatabaseURLError(f"bad database URL: {first_line(exc) or type(exc).__name__}") from None

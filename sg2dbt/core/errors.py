@@ -7,6 +7,13 @@ surfaces as an :class:`Sg2dbtError`, so the CLI can print one clear line instead
 from __future__ import annotations
 
 
+def first_line(message: BaseException | str, limit: int = 300) -> str:
+    """The first line of an error message, cut to ``limit`` characters ("" for an empty one): drivers' and
+    the site's messages run on over many lines of context, and the CLI prints one line."""
+    text = str(message).strip()
+    return text.splitlines()[0][:limit] if text else ""
+
+
 class Sg2dbtError(Exception):
     """Base class: the CLI prints these as one line and exits non-zero."""
 

@@ -94,12 +94,14 @@ def load(schema: Schema, dump_dir: Path, db_path: Path) -> dict[str, int]:
     import sqlalchemy as sa
 
     from sg2dbt.core.layout import plan
+    from sg2dbt.evolve.migrate import require_no_drift
     from sg2dbt.loader import DumpSource, LoadOptions
     from sg2dbt.loader import load as load_records
 
     engine = sa.create_engine(f"duckdb:///{db_path}")
     try:
-        summary = load_records(engine, plan(schema), DumpSource(dump_dir), LoadOptions(raw_schema=RAW_SCHEMA))
+        summary = load_records(engine, plan(schema), DumpSource(dump_dir), LoadOptions(raw_schema=RAW_SCHEMA),
+                               check=require_no_drift)
     finally:
         engine.dispose()  # dbt opens the same file next, in this process: no connection may stay open
     if summary.failed:

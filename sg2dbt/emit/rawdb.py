@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from sg2dbt.core.database import create_engine, ensure_schema
-from sg2dbt.core.errors import Sg2dbtError
+from sg2dbt.core.errors import Sg2dbtError, first_line
 from sg2dbt.core.layout import DEFAULT_RAW_SCHEMA, RawLayout
 from sg2dbt.emit.metadata import build_metadata
 
@@ -25,7 +25,7 @@ def create_raw_tables(layout: RawLayout, url: str | sa.Engine,
             metadata.create_all(conn)
     except sa.exc.SQLAlchemyError as exc:
         raise Sg2dbtError(f"cannot create the raw tables in {engine.url.render_as_string()}: "
-                          f"{str(exc).splitlines()[0]}") from exc
+                          f"{first_line(exc)}") from exc
     finally:
         if isinstance(url, str):
             engine.dispose()

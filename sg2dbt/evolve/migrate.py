@@ -39,7 +39,7 @@ from alembic.operations import Operations
 from alembic.operations import ops as alembic_ops
 
 from sg2dbt.core.database import ensure_schema
-from sg2dbt.core.errors import DriftError, MigrationError
+from sg2dbt.core.errors import DriftError, MigrationError, first_line
 from sg2dbt.core.layout import LOADED_AT_COLUMN, RETIRED_COLUMN, RawLayout, plan
 from sg2dbt.core.model import Schema
 from sg2dbt.emit.metadata import build_metadata
@@ -323,7 +323,7 @@ def migrate(engine: sa.Engine, metadata: sa.MetaData, raw_schema: str | None, *,
             try:
                 _invoke(operations, connection, change)
             except sa.exc.DBAPIError as exc:
-                first = str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc)
+                first = first_line(exc.orig if exc.orig is not None else exc)
                 raise MigrationError(f"{change.description} failed: {first}; nothing was changed") from exc
     return report
 
@@ -345,26 +345,17 @@ def drift(layout: RawLayout, engine: sa.Engine, raw_schema: str | None) -> list[
 
 
 def _fix_command(raw_schema: str | None, destructive: bool) -> str:
-    """The ``sg2dbt migrate`` command line that brings the raw tables in line (both drift reports name it)."""
+    """The ``sg2dbt migrate`` command line that brings the raw tables in line (the drift error names it)."""
     where = f" --raw-schema {raw_schema}" if raw_schema else ""
     return f"sg2dbt migrate --schema <schema file> --db <url>{where}{' --allow-destructive' if destructive else ''}"
 
 
-def check_drift(layout: RawLayout, engine: sa.Engine, raw_schema: str | None) -> list[str]:
-    """One line per difference between the schema's raw tables and the database, naming the command that
-    fixes it; empty when they match.
-
-    The loader calls this before loading, so that a schema that gained fields (or lost them, or changed a
-    type) since the last migration is reported as such, instead of surfacing as a database error halfway
-    through a load. Missing tables and columns and changed types break a load; a column or table the schema
-    no longer has does not (the loader does not write it), but is listed so that nobody is surprised.
-    """
-    return [f"{c.description}: run `{_fix_command(raw_schema, c.destructive)}`"
-            for c in drift(layout, engine, raw_schema)]
-
-
 def require_no_drift(layout: RawLayout, engine: sa.Engine, raw_schema: str | None) -> None:
     """Raise :class:`DriftError` when the database cannot take a load of ``layout``.
+
+    ``sg2dbt load`` runs this before loading (through the loader's ``check`` hook), so that a schema that
+    gained fields (or changed a type) since the last migration is reported as such, naming the command that
+    fixes it, instead of surfacing as a database error halfway through a load.
 
     Only changes that block a load count (:attr:`Change.blocks_load`); leftovers of removed fields do not.
     """

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from sg2dbt.core.convert import Record
 from sg2dbt.core.errors import LoadError, ValueFitError
 from sg2dbt.core.values import to_utc
-from sg2dbt.schema.connect import first_line
+from sg2dbt.schema.connect import redacted_first_line
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ class SiteSource:
                                     f"or login and password)") from None
                 if not _is_transient(exc) or attempt == self.retry.attempts:
                     raise LoadError(f"{self.label}: find {entity} failed after {attempt} attempt(s): "
-                                    f"{type(exc).__name__}: {first_line(exc)}") from None
+                                    f"{type(exc).__name__}: {redacted_first_line(exc)}") from None
                 wait = self.retry.delay(attempt)
                 log.warning("%s: find %s: %s, retrying in %.1fs (attempt %d of %d)", self.label, entity,
                             type(exc).__name__, wait, attempt, self.retry.attempts)

@@ -33,10 +33,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from sg2dbt.core.convert import Record, Row, RowConverter
-from sg2dbt.core.errors import LoadError, Sg2dbtError, ValueFitError
+from sg2dbt.core.errors import LoadError, Sg2dbtError, ValueFitError, first_line
 from sg2dbt.core.layout import DEFAULT_RAW_SCHEMA, RawLayout, RawTable, Role
 from sg2dbt.core.values import to_id
-from sg2dbt.evolve.migrate import require_no_drift
 from sg2dbt.loader import state as sync
 from sg2dbt.loader.reader import Source, chunks, prefetch
 from sg2dbt.loader.writers import Writer, json_as_text, writer_for
@@ -124,8 +123,7 @@ def _no_progress(entity: str, event: str, count: int) -> None:
 
 def _db_error(entity: str, exc: BaseException) -> LoadError:
     """A database failure as one line: drivers' messages run on over many lines of context."""
-    first = (str(exc).strip().splitlines() or [""])[0][:300]
-    return LoadError(f"entity {entity!r}: database error: {type(exc).__name__}: {first}")
+    return LoadError(f"entity {entity!r}: database error: {type(exc).__name__}: {first_line(exc)}")
 
 
 def prepare(engine: sa.Engine, layout: RawLayout, schema: str | None) -> tuple[sa.MetaData, sa.Table]:
@@ -140,7 +138,7 @@ def prepare(engine: sa.Engine, layout: RawLayout, schema: str | None) -> tuple[s
     try:
         metadata.create_all(engine)
     except sa.exc.SQLAlchemyError as exc:
-        raise LoadError(f"cannot create the sync table: {str(exc).splitlines()[0]}") from None
+        raise LoadError(f"cannot create the sync table: {first_line(exc)}") from None
     return metadata, state_table
 
 
@@ -389,9 +387,15 @@ class _EntityLoad:
         return len(rows)
 
 
+SchemaCheck = Callable[[RawLayout, sa.Engine, "str | None"], None]
+
+
 def load(engine: sa.Engine, layout: RawLayout, source: Source, options: LoadOptions | None = None,
-         progress: ProgressHook = _no_progress) -> LoadSummary:
+         progress: ProgressHook = _no_progress, check: SchemaCheck | None = None) -> LoadSummary:
     """Load every entity of ``layout`` from ``source``; failures are per entity and listed in the summary.
+
+    ``check`` runs once the raw tables exist, before any row moves: the command layer passes the schema
+    drift check (:func:`sg2dbt.evolve.migrate.require_no_drift`), which the loader itself does not import.
 
     One entity's failure (a value that does not fit, a site error) rolls back that entity only; the others
     still load. The caller decides what a failure means for the exit status.
@@ -399,7 +403,8 @@ def load(engine: sa.Engine, layout: RawLayout, source: Source, options: LoadOpti
     options = options or LoadOptions()
     raw_schema = None if engine.dialect.name == "sqlite" else options.raw_schema
     metadata, state_table = prepare(engine, layout, raw_schema)
-    require_no_drift(layout, engine, raw_schema)  # columns the schema gained or retyped: name the fix
+    if check is not None:
+        check(layout, engine, raw_schema)  # e.g. columns the schema gained or retyped: name the fix
     sa_tables = {t.info["sg_entity"]: t for t in metadata.tables.values() if "sg_entity" in t.info}
     summary = LoadSummary(source=source.label, started_at=dt.datetime.now(UTC).isoformat())
     t0 = time.perf_counter()

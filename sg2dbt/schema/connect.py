@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sg2dbt.core.errors import Sg2dbtError
+from sg2dbt.core.errors import Sg2dbtError, first_line
 
 
 class CredentialsError(Sg2dbtError):
@@ -41,11 +41,10 @@ def redact(text: str) -> str:
     return text
 
 
-def first_line(exc: BaseException) -> str:
+def redacted_first_line(exc: BaseException) -> str:
     """The first line of ``exc``'s message, redacted and cut to 200 characters: site errors become one-line
     messages, and a dependency's message may repeat a request that carried the key."""
-    text = redact(str(exc)).strip()
-    return text.splitlines()[0][:200] if text else ""
+    return first_line(redact(str(exc)), 200)
 
 
 class RedactingFilter(logging.Filter):
@@ -159,4 +158,4 @@ def connect(creds: Credentials, env: Mapping[str, str] | None = None) -> Any:
         sg.config.timeout_secs = timeout
         return sg
     except Exception as exc:  # noqa: BLE001 - shotgun_api3 raises ValueError, ShotgunError, ...
-        raise CredentialsError(f"cannot connect to {creds.label}: {first_line(exc)}") from None
+        raise CredentialsError(f"cannot connect to {creds.label}: {redacted_first_line(exc)}") from None

@@ -22,9 +22,9 @@ from sg2dbt.core.layout import plan
 from sg2dbt.evolve.environment import init_environment
 from sg2dbt.evolve.migrate import (
     catalog_operations,
-    check_drift,
     classify,
     compare,
+    drift,
     migrate_schema,
     require_no_drift,
     target_metadata,
@@ -103,8 +103,9 @@ def test_additive_changes_apply_destructive_ones_are_refused(db):
     assert [tuple(r) for r in rows] == [(10, "sh010", 1001, "old"), (11, "sh020", 1017, None)]
 
     # What is left is drift; the type change blocks a load, the leftover column does not.
-    drift = check_drift(layout, engine, raw)
-    assert len(drift) == 2 and all("sg2dbt migrate" in line and "--allow-destructive" in line for line in drift)
+    left = drift(layout, engine, raw)
+    assert sorted(c.kind for c in left) == ["alter_type", "drop_column"] and all(c.destructive for c in left)
+    assert [c.blocks_load for c in sorted(left, key=lambda c: c.kind)] == [True, False]
     with pytest.raises(DriftError, match=r"sg_cut_in.*--allow-destructive"):
         require_no_drift(layout, engine, raw)
     assert migrate_schema(engine, V2, raw).applied == []
@@ -121,7 +122,7 @@ def test_allow_destructive_drops_and_retypes_keeping_rows(db):
         rows = conn.execute(sa.text(f"select id, sg_cut_in from {_table(engine, raw, 'shot')} order by id")).all()
     assert [tuple(r) for r in rows] == [(10, 1001.0), (11, 1017.0)]
     assert all(isinstance(r[1], float) for r in rows)
-    assert check_drift(plan(V2), engine, raw) == []
+    assert drift(plan(V2), engine, raw) == []
     require_no_drift(plan(V2), engine, raw)
 
 
@@ -236,7 +237,7 @@ def test_alembic_environment_autogenerates_and_upgrades(db, tmp_path: Path, monk
                      r"drop_column\((?:'shot', )?'sg_old_notes'", r"alter_column\((?:'shot', )?'sg_cut_in'"):
         assert re.search(expected, text), expected
     command.upgrade(_alembic(env_dir), "head")
-    assert check_drift(plan(V2), engine, raw) == []
+    assert drift(plan(V2), engine, raw) == []
     with engine.connect() as conn:
         assert conn.execute(sa.text(f"select count(*) from {_table(engine, raw, 'shot')}")).scalar_one() == 2
     # Nothing left to generate: the environment compares only the raw tables.
@@ -268,7 +269,7 @@ def test_cli_init_then_alembic_upgrade(tmp_path: Path, capsys: pytest.CaptureFix
     command.revision(_alembic(env_dir), message="v1", autogenerate=True)
     command.upgrade(_alembic(env_dir), "head")
     engine = sa.create_engine(f"sqlite:///{db}")
-    assert check_drift(plan(V1), engine, None) == []
+    assert drift(plan(V1), engine, None) == []
     engine.dispose()
 
 

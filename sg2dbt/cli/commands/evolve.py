@@ -58,7 +58,7 @@ def _site_schema(site: dict[str, Any]) -> Schema:
     """The live site's schema (two calls: schema_read and schema_entity_read); credentials as `sg2dbt load`."""
     from sg2dbt.core.errors import Sg2dbtError
     from sg2dbt.schema import sources
-    from sg2dbt.schema.connect import CredentialsError, connect, first_line
+    from sg2dbt.schema.connect import CredentialsError, connect, redacted_first_line
 
     creds = site_credentials(**site)
     try:
@@ -67,7 +67,7 @@ def _site_schema(site: dict[str, Any]) -> Schema:
         raise
     except Exception as exc:  # noqa: BLE001 - any site failure is reported the same way, without secrets
         raise CredentialsError(f"{creds.label}: cannot read the schema: {type(exc).__name__}: "
-                               f"{first_line(exc)}") from None
+                               f"{redacted_first_line(exc)}") from None
 
 
 def _schema_optional(func: F) -> F:

@@ -82,6 +82,7 @@ def load(url: str, dump_dir: str | None, raw_schema: str, full_refresh: bool, wo
     """Copy records from a site (or a dump) into the raw tables: full the first time, incremental after."""
     from sg2dbt.core.database import create_engine
     from sg2dbt.core.layout import plan
+    from sg2dbt.evolve.migrate import require_no_drift
     from sg2dbt.loader import DumpSource, LoadOptions
     from sg2dbt.loader import load as run_load
 
@@ -98,9 +99,9 @@ def load(url: str, dump_dir: str | None, raw_schema: str, full_refresh: bool, wo
             from sg2dbt.loader.progress import RichProgress
 
             with RichProgress(len(layout.tables)) as hook:
-                summary = run_load(engine, layout, source, options, progress=hook)
+                summary = run_load(engine, layout, source, options, progress=hook, check=require_no_drift)
         else:
-            summary = run_load(engine, layout, source, options)
+            summary = run_load(engine, layout, source, options, check=require_no_drift)
     finally:
         engine.dispose()
     if as_json:

@@ -24,7 +24,7 @@ def dump(out: str, **site: Any) -> None:
     from sg2dbt.core.errors import LoadError
     from sg2dbt.core.output import write_text
     from sg2dbt.schema import sources
-    from sg2dbt.schema.connect import connect, first_line
+    from sg2dbt.schema.connect import connect, redacted_first_line
 
     creds = site_credentials(**site)
     sg = connect(creds)
@@ -32,7 +32,7 @@ def dump(out: str, **site: Any) -> None:
         fields = sg.schema_read()
         entities = sg.schema_entity_read()
     except Exception as exc:  # noqa: BLE001 - any site failure is reported the same way, without secrets
-        raise LoadError(f"{creds.label}: cannot read the schema: {type(exc).__name__}: {first_line(exc)}") \
+        raise LoadError(f"{creds.label}: cannot read the schema: {type(exc).__name__}: {redacted_first_line(exc)}") \
             from None
     doc = {name: {"name": entities.get(name, {}).get("name", {"value": name}), "fields": specs}
            for name, specs in sorted(fields.items())}
