@@ -23,6 +23,16 @@ PG_URL = os.environ.get("SG2DBT_PG_URL", "postgresql+psycopg://postgres@127.0.0.
 MARIADB_URL = os.environ.get("SG2DBT_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that reaches PostgreSQL carries the ``postgres`` mark, however it asked for the server (the
+    ``pg_engine``/``pg_schema`` fixtures, or a ``"postgresql"`` parameter of a per-database fixture), so the
+    fast lane ``-m "not slow and not postgres"`` leaves out exactly those."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if {"pg_engine", "pg_schema"} & set(getattr(item, "fixturenames", ())) or "postgresql" in params.values():
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture(scope="session")
 def real_schema_path() -> Path:
     if not REAL_SCHEMA_JSON.is_file():
