@@ -6,6 +6,7 @@ A test that needs PostgreSQL skips with the reason when none is reachable; with 
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -72,6 +73,17 @@ def pg_schema(pg_engine: sa.Engine) -> Iterator[str]:
     yield name
     with pg_engine.begin() as conn:
         conn.execute(sa.text(f'drop schema "{name}" cascade'))
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logger() -> Iterator[None]:
+    """A command run in-process configures the root logger (``-q`` sets it to ERROR, force=True replaces its
+    handlers); put it back, or a later test's ``caplog`` sees nothing depending on the order tests ran in."""
+    root = logging.getLogger()
+    level, handlers = root.level, root.handlers[:]
+    yield
+    root.setLevel(level)
+    root.handlers[:] = handlers
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sg2dbt.core.dialects import capabilities
 from sg2dbt.core.errors import Sg2dbtError, first_line
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ class DatabaseURLError(Sg2dbtError):
 
 def ensure_schema(connection: sa.Connection, schema: str | None) -> None:
     """Create ``schema`` unless it exists; SQLite has no schemas (its tables go in the main database)."""
-    if schema and connection.dialect.name != "sqlite":
+    if schema and capabilities(connection.dialect).schemas:
         from sqlalchemy.schema import CreateSchema
 
         connection.execute(CreateSchema(schema, if_not_exists=True))

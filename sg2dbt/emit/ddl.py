@@ -7,9 +7,10 @@ from sqlalchemy.dialects import registry
 from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateSchema, CreateTable
 
+from sg2dbt.core.dialects import DDL_DIALECTS, capabilities
 from sg2dbt.core.errors import Sg2dbtError
 
-DIALECTS = ("postgresql", "duckdb", "sqlite", "mysql", "mariadb")
+DIALECTS = DDL_DIALECTS
 
 
 def dialect(name: str) -> Dialect:
@@ -27,7 +28,7 @@ def create_statements(metadata: MetaData, dialect_name: str, *, create_schema: b
     d = dialect(dialect_name)
     out: list[str] = []
     schemas = sorted({t.schema for t in metadata.tables.values() if t.schema})
-    if create_schema and dialect_name != "sqlite":
+    if create_schema and capabilities(dialect_name).schemas:
         out += [f"{str(CreateSchema(s, if_not_exists=True).compile(dialect=d)).strip()};" for s in schemas]
     for t in sorted(metadata.tables.values(), key=lambda t: t.name):
         out.append(f"{str(CreateTable(t, if_not_exists=True).compile(dialect=d)).strip()};")

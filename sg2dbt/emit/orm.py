@@ -27,6 +27,7 @@ from sg2dbt.core.model import Schema
 from sg2dbt.core.typemap import Shape
 from sg2dbt.emit.metadata import table
 from sg2dbt.schema import sources
+from sg2dbt.schema.connect import Credentials, connect, register_secret
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +43,10 @@ class SchemaType(enum.Enum):
 
 
 def _connect(kind: SchemaType, params: Any) -> Any:
-    """A shotgun_api3 connection from a dict of credentials (never logged or echoed back)."""
+    """A shotgun_api3 connection from shotgrid_orm's dict of credentials, built as every command builds one
+    (:func:`sg2dbt.schema.connect.connect`: a socket timeout, the secrets kept out of every log line)."""
     if not isinstance(params, Mapping):
         raise SchemaError(f"{kind.name} needs a dict of connection settings", source="<shotgun site>")
-    import shotgun_api3
-
     url = params.get("url") or params.get("base_url")
     if not url:
         raise SchemaError(f"{kind.name} needs 'url'", source="<shotgun site>")
@@ -55,12 +55,13 @@ def _connect(kind: SchemaType, params: Any) -> Any:
         key = params.get("api_key")
         if not (script and key):
             raise SchemaError("SG_SCRIPT needs 'script_name' and 'api_key'", source=url)
-        return shotgun_api3.Shotgun(url, script_name=script, api_key=key,
-                                    sudo_as_login=params.get("sudo_as_login"))
+        register_secret(key)
+        return connect(Credentials(url=url, script=script, api_key=key, sudo_as_login=params.get("sudo_as_login")))
     login, password = params.get("login"), params.get("password")
     if not (login and password):
         raise SchemaError("SG_USER needs 'login' and 'password'", source=url)
-    return shotgun_api3.Shotgun(url, login=login, password=password, auth_token=params.get("auth_token"))
+    register_secret(password)
+    return connect(Credentials(url=url, login=login, password=password, auth_token=params.get("auth_token")))
 
 
 def read_schema(kind: SchemaType, source: Any) -> tuple[Schema, Any]:

@@ -39,6 +39,7 @@ from alembic.operations import Operations
 from alembic.operations import ops as alembic_ops
 
 from sg2dbt.core.database import ensure_schema
+from sg2dbt.core.dialects import capabilities
 from sg2dbt.core.errors import DriftError, MigrationError, first_line
 from sg2dbt.core.layout import LOADED_AT_COLUMN, RETIRED_COLUMN, RawLayout, plan
 from sg2dbt.core.model import Schema
@@ -181,7 +182,7 @@ _TYPE_OF = {"duckdb": "select typeof(cast(null as {}))", "postgresql": "select p
 def catalog_operations(connection: sa.Connection, metadata: sa.MetaData,
                        raw_schema: str | None) -> list[alembic_ops.MigrateOperation]:
     """The operations Alembic's comparison would produce, from ``information_schema`` (PostgreSQL, DuckDB)."""
-    db_schema = raw_schema or ("main" if connection.dialect.name == "duckdb" else "public")
+    db_schema = raw_schema or capabilities(connection.dialect).default_schema
     rows = connection.execute(sa.text(
         "select table_name, column_name, data_type from information_schema.columns "
         "where table_schema = :s and table_catalog = current_database() order by table_name, ordinal_position"

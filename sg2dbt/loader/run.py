@@ -33,6 +33,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sg2dbt.core.convert import Record, Row, RowConverter
+from sg2dbt.core.dialects import capabilities
 from sg2dbt.core.errors import LoadError, Sg2dbtError, ValueFitError, first_line
 from sg2dbt.core.layout import DEFAULT_RAW_SCHEMA, RawLayout, RawTable, Role
 from sg2dbt.core.values import to_id
@@ -209,7 +210,7 @@ class _EntityLoad:
         self.max_seen: dt.datetime | None = None
 
     def run(self, result: EntityResult) -> None:
-        if self.conn.dialect.name == "postgresql":
+        if capabilities(self.conn.dialect).advisory_locks:
             # Two loaders on one warehouse (an overrunning cron job): the second waits for the first, entity by
             # entity, then starts from the state the first committed. DuckDB and SQLite lock the whole file.
             self.conn.execute(sa.text("select pg_advisory_xact_lock(hashtext(:key))"),
@@ -401,15 +402,16 @@ def load(engine: sa.Engine, layout: RawLayout, source: Source, options: LoadOpti
     still load. The caller decides what a failure means for the exit status.
     """
     options = options or LoadOptions()
-    raw_schema = None if engine.dialect.name == "sqlite" else options.raw_schema
+    caps = capabilities(engine.dialect)
+    raw_schema = options.raw_schema if caps.schemas else None
     metadata, state_table = prepare(engine, layout, raw_schema)
     if check is not None:
         check(layout, engine, raw_schema)  # e.g. columns the schema gained or retyped: name the fix
     sa_tables = {t.info["sg_entity"]: t for t in metadata.tables.values() if "sg_entity" in t.info}
     summary = LoadSummary(source=source.label, started_at=dt.datetime.now(UTC).isoformat())
     t0 = time.perf_counter()
-    # SQLite has one writer at a time: parallel workers would only wait on its lock.
-    workers = 1 if engine.dialect.name == "sqlite" else max(1, options.workers)
+    # One writer at a time (SQLite): parallel workers would only wait on its lock.
+    workers = max(1, options.workers) if caps.parallel_writers else 1
 
     def one(raw: RawTable) -> EntityResult:
         result = EntityResult(entity=raw.entity.name, table=raw.name)

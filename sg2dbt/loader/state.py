@@ -10,10 +10,10 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 
+from sg2dbt.core.dialects import upsert_statement
 from sg2dbt.core.layout import RawTable
 
 SYNC_TABLE = "_sg2dbt_sync"   # the "_sg2dbt" prefix keeps it out of schema migrations (sg2dbt.evolve)
@@ -100,19 +100,8 @@ def write(conn: sa.Connection, table: sa.Table, state: SyncState) -> None:
     values = {"entity": state.entity, "table_name": state.table_name, "high_water": state.high_water,
               "last_full_load": state.last_full_load, "last_sync": state.last_sync,
               "fields_hash": state.fields_hash, "rows_live": state.rows_live, "rows_retired": state.rows_retired}
-    update = {k: v for k, v in values.items() if k != "entity"}
-    dialect = conn.dialect.name
-    stmt: Any
-    if dialect in ("postgresql", "duckdb", "sqlite"):
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-        stmt = insert(table).values(values).on_conflict_do_update(index_elements=[table.c.entity], set_=update)
-    elif dialect in ("mysql", "mariadb"):
-        from sqlalchemy.dialects import mysql
-
-        stmt = mysql.insert(table).values(values).on_duplicate_key_update(update)
-    else:
+    stmt = upsert_statement(conn.dialect, table, "entity", values, values=values)
+    if stmt is None:
         conn.execute(sa.delete(table).where(table.c.entity == state.entity))
         stmt = sa.insert(table).values(values)
     conn.execute(stmt)

@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sg2dbt.core.convert import Row
+from sg2dbt.core.dialects import upsert_statement
 from sg2dbt.core.layout import RawColumn, Role
 from sg2dbt.core.typemap import STORAGE, Logical
 from sg2dbt.core.values import encode_checked
@@ -74,23 +75,11 @@ class Writer:
             self.conn.execute(sa.insert(self.table), self._dicts(rows))
 
     def upsert(self, rows: list[Row]) -> None:
-        """Insert or replace by id."""
+        """Insert or replace by id, with the dialect's own upsert where it has one."""
         if not rows:
             return
-        dialect = self.conn.dialect.name
-        stmt: Any
-        if dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            stmt = sqlite_insert(self.table)
-            stmt = stmt.on_conflict_do_update(index_elements=[self.id_col],
-                                              set_={a: stmt.excluded[a] for a in self._attrs if a != self.id_col.key})
-        elif dialect in ("mysql", "mariadb"):
-            from sqlalchemy.dialects.mysql import insert as mysql_insert
-
-            stmt = mysql_insert(self.table)
-            stmt = stmt.on_duplicate_key_update({a: stmt.inserted[a] for a in self._attrs if a != self.id_col.key})
-        else:
+        stmt = upsert_statement(self.conn.dialect, self.table, self.id_col.key, self._attrs)
+        if stmt is None:
             self.delete_ids([r[0] for r in rows])
             stmt = sa.insert(self.table)
         self.conn.execute(stmt, self._dicts(rows))

@@ -85,6 +85,8 @@ class Credentials:
     api_key: str | None = field(default=None, repr=False)
     login: str | None = None
     password: str | None = field(default=None, repr=False)
+    sudo_as_login: str | None = None                           # a script acting as a user (shotgun_api3's own)
+    auth_token: str | None = field(default=None, repr=False)   # a user's two-factor code
 
     @property
     def label(self) -> str:
@@ -152,9 +154,11 @@ def connect(creds: Credentials, env: Mapping[str, str] | None = None) -> Any:
         raise CredentialsError("SG_TIMEOUT_SECS must be a number of seconds") from None
     try:
         if creds.script:
-            sg = shotgun_api3.Shotgun(creds.url, script_name=creds.script, api_key=creds.api_key, connect=False)
+            sg = shotgun_api3.Shotgun(creds.url, script_name=creds.script, api_key=creds.api_key,
+                                      sudo_as_login=creds.sudo_as_login, connect=False)
         else:
-            sg = shotgun_api3.Shotgun(creds.url, login=creds.login, password=creds.password, connect=False)
+            sg = shotgun_api3.Shotgun(creds.url, login=creds.login, password=creds.password,
+                                      auth_token=creds.auth_token, connect=False)
         sg.config.timeout_secs = timeout
         return sg
     except Exception as exc:  # noqa: BLE001 - shotgun_api3 raises ValueError, ShotgunError, ...
