@@ -22,8 +22,6 @@ import datetime as dt
 import itertools
 import logging
 import operator
-import os
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -45,31 +43,6 @@ log = logging.getLogger(__name__)
 
 UTC = dt.timezone.utc
 DEFAULT_OVERLAP = dt.timedelta(minutes=5)
-# Test hook for crash and fault tests: after this many pages written in the process, create the file named by
-# HOLD_FILE_ENV and block, inside the open transaction, until that file is removed (or the process killed).
-# Unset in normal runs.
-HOLD_AFTER_ENV = "SG2DBT_LOAD_HOLD_AFTER_PAGES"
-HOLD_FILE_ENV = "SG2DBT_LOAD_HOLD_FILE"
-_pages_written = 0
-_pages_lock = threading.Lock()
-
-
-def _crash_test_hold() -> None:
-    global _pages_written
-    hold_after = int(os.environ.get(HOLD_AFTER_ENV) or 0)
-    if not hold_after:
-        return
-    with _pages_lock:
-        _pages_written += 1
-        hold = _pages_written == hold_after
-    if hold:
-        path = os.environ[HOLD_FILE_ENV]
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(f"{_pages_written}\n")
-        while os.path.exists(path):
-            time.sleep(0.05)
-
-
 @dataclass(frozen=True)
 class LoadOptions:
     raw_schema: str | None = DEFAULT_RAW_SCHEMA
@@ -272,7 +245,6 @@ class _EntityLoad:
         except Exception as exc:  # noqa: BLE001 - drivers raise their own types (and OverflowError, ...)
             raise self._explain_db_error(page, exc) from None
         self.progress(self.entity, "rows", len(rows))
-        _crash_test_hold()
 
     def _explain_db_error(self, page: list[Record], exc: BaseException) -> Sg2dbtError:
         """A database refusal of a page: name the record and field when a strict check can find it."""

@@ -1,7 +1,8 @@
 """A real ``sg2dbt load`` process killed with SIGKILL mid-load, then re-run: exactly the source's rows.
 
-The loader's crash-test hook (``SG2DBT_LOAD_HOLD_AFTER_PAGES``) makes it block inside its open transaction
-after a given number of pages, and say so in a file; the test waits for that file and kills the process.
+The test's hold hook (``tests.support.crashhold``, wrapped around the loader from outside) makes it block inside
+its open transaction after a given number of pages, and say so in a file; the test waits for that file and
+kills the process.
 No sleeps, no timing: the kill lands at the same point every time.
 """
 
@@ -11,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from sg2dbt.core.model import Schema
 from sg2dbt.schema import sources
 from tests.conftest import PG_URL
 from tests.loader.test_load import db_rows, expected_columns
+from tests.support.crashhold import command, hold_env
 from tests.support.sgsite import BASE_TIME, record, write_dump
 
 pytestmark = pytest.mark.postgres
@@ -78,13 +79,10 @@ def _write_site(directory: Path, schema: Schema, *, generation: int) -> None:
 
 def _load(directory: Path, schema_path: Path, raw_schema: str, tmp_path: Path,
           hold_after: int | None = None) -> subprocess.Popen[str]:
-    env = dict(os.environ)
-    if hold_after:
-        env["SG2DBT_LOAD_HOLD_AFTER_PAGES"] = str(hold_after)
-        env["SG2DBT_LOAD_HOLD_FILE"] = str(tmp_path / "held")
-    cmd = [sys.executable, "-c", "from sg2dbt.cli import main; main()", "load", "--schema", str(schema_path),
-           *(a for e in ENTITIES for a in ("--only", e)), "--db", PG_URL, "--from-dump", str(directory),
-           "--raw-schema", raw_schema, "--workers", "1", "--quiet"]
+    env = hold_env(os.environ, hold_after, tmp_path / "held")
+    cmd = command("load", "--schema", str(schema_path), *(a for e in ENTITIES for a in ("--only", e)),
+                  "--db", PG_URL, "--from-dump", str(directory), "--raw-schema", raw_schema, "--workers", "1",
+                  "--quiet")
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

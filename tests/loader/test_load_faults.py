@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -24,6 +23,7 @@ from sg2dbt.core.model import Schema
 from sg2dbt.schema import sources
 from tests.conftest import PG_URL
 from tests.loader.test_load import assert_tables_match_site
+from tests.support.crashhold import command, hold_env
 from tests.support.sgserver import StandInSite, serve
 from tests.support.sgsite import seed_mockgun
 
@@ -58,11 +58,11 @@ def schema_file(tmp_path: Path, real_schema_path: Path) -> Path:
 def _env(url: str, key: str = KEY, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SG_")}
     env.update(SG_URL=url, SG_SCRIPT=SCRIPT, SG_API_KEY=key, SG_TIMEOUT_SECS="1", **extra)
-    return env
+    return hold_env(env, None, None)
 
 
 def _cli(*args: str, env: dict[str, str], cwd: Path | None = None, wait: bool = True) -> Any:
-    cmd = [sys.executable, "-c", "from sg2dbt.cli import main; main()", *args]
+    cmd = command(*args)
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if not wait:
         return proc
@@ -125,7 +125,7 @@ def test_database_connection_killed_mid_load_then_rerun_converges(
     site = StandInSite(mock_sg, script=SCRIPT, key=KEY)
     with serve(site) as url:
         proc = _cli(*_load_args(schema_file, db, pg_schema), wait=False,
-                    env=_env(url, SG2DBT_LOAD_HOLD_AFTER_PAGES="2", SG2DBT_LOAD_HOLD_FILE=str(held)))
+                    env=hold_env(_env(url), 2, held))
         while not held.exists():
             assert proc.poll() is None, proc.communicate()[1]
             time.sleep(0.05)
