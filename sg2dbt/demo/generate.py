@@ -16,7 +16,6 @@ byte-identical files: the tests compare the demo's report against numbers comput
 from __future__ import annotations
 
 import datetime as dt
-import json
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any, TypeVar
 
 from sg2dbt.core.errors import SchemaError
 from sg2dbt.core.model import Schema
+from sg2dbt.loader import dump as dump_format
 
 Record = dict[str, Any]
 T = TypeVar("T")
@@ -371,18 +371,12 @@ def generate(schema: Schema, seed: int = DEFAULT_SEED) -> StudioDump:
     return StudioDump(live=live, retired=retired)
 
 
-def _write_jsonl(path: Path, rows: list[Record]) -> None:
-    with path.open("w", encoding="utf-8", newline="\n") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
-
-
 def write_dump(dump: StudioDump, out_dir: Path) -> dict[str, int]:
     """Write the files ``sg2dbt load --from-dump`` reads: ``<Entity>.jsonl`` (live records, one a line, keys
     in schema order) and, where there are any, ``<Entity>.retired.jsonl``. Returns records per entity."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for entity, rows in dump.live.items():
-        _write_jsonl(out_dir / f"{entity}.jsonl", rows)
+        dump_format.write_records(out_dir / dump_format.file_name(entity, retired=False), rows)
         if dump.retired[entity]:
-            _write_jsonl(out_dir / f"{entity}.retired.jsonl", dump.retired[entity])
+            dump_format.write_records(out_dir / dump_format.file_name(entity, retired=True), dump.retired[entity])
     return {entity: len(rows) + len(dump.retired[entity]) for entity, rows in dump.live.items()}

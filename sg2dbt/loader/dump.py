@@ -12,12 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sg2dbt.core.convert import RowConverter
+from sg2dbt.core.convert import Record, RowConverter
 from sg2dbt.core.errors import LoadError
 from sg2dbt.core.layout import RawLayout, RawTable
 from sg2dbt.core.values import to_utc
@@ -78,21 +78,36 @@ def _count(value: Any) -> int:
     return value
 
 
-def _write_file(source: SiteSource, raw: RawTable, fields: list[str], path: Path, retired: bool) -> int:
+def file_name(entity: str, *, retired: bool, suffix: str = ".jsonl") -> str:
+    """``<Entity>.jsonl`` / ``<Entity>.retired.jsonl``: the one spelling of a dump file's name."""
+    return f"{entity}.retired{suffix}" if retired else f"{entity}{suffix}"
+
+
+# What ``load --from-dump`` reads, in this order: JSON lines (what ``dump`` writes, streamed) or a JSON list.
+SUFFIXES = (".jsonl", ".json")
+
+
+def write_records(path: Path, records: Iterable[Record]) -> int:
+    """One record a line, written under ``<name>.part`` and renamed when complete (never a half file)."""
     tmp = path.with_name(path.name + ".part")
     n = 0
     try:
-        with tmp.open("w", encoding="utf-8", errors="backslashreplace") as fh:
-            for page in source.pages(raw.entity.name, fields, retired=retired):
-                for rec in page:
-                    fh.write(_ENCODER.encode(rec))
-                    fh.write("\n")
-                n += len(page)
+        with tmp.open("w", encoding="utf-8", errors="backslashreplace", newline="\n") as fh:
+            for rec in records:
+                fh.write(_ENCODER.encode(rec))
+                fh.write("\n")
+                n += 1
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return n
+
+
+def _write_file(source: SiteSource, raw: RawTable, fields: list[str], directory: Path, retired: bool) -> int:
+    pages = source.pages(raw.entity.name, fields, retired=retired)
+    return write_records(directory / file_name(raw.entity.name, retired=retired),
+                         (rec for page in pages for rec in page))
 
 
 def write_dump(source: SiteSource, layout: RawLayout, directory: Path,
@@ -116,8 +131,8 @@ def write_dump(source: SiteSource, layout: RawLayout, directory: Path,
         fields = list(RowConverter(raw).fields)
         entity_started = dt.datetime.now(UTC)
         try:
-            live = _write_file(source, raw, fields, directory / f"{raw.entity.name}.jsonl", False)
-            retired = _write_file(source, raw, fields, directory / f"{raw.entity.name}.retired.jsonl", True)
+            live = _write_file(source, raw, fields, directory, False)
+            retired = _write_file(source, raw, fields, directory, True)
         except OSError as exc:
             raise LoadError(f"{directory}: cannot write {raw.entity.name}: {exc.strerror or exc}") from None
         entities[raw.entity.name] = EntityCounts(entity_started, live, retired)

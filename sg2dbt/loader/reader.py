@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from sg2dbt.core.convert import Record
 from sg2dbt.core.errors import LoadError, ValueFitError
 from sg2dbt.core.values import to_utc
+from sg2dbt.loader import dump as dump_format
 from sg2dbt.schema.connect import redacted_first_line
 
 log = logging.getLogger(__name__)
@@ -181,23 +182,20 @@ class DumpSource:
     io_bound = False   # parsing JSON holds the GIL: a prefetch thread would only contend with conversion
 
     def __init__(self, directory: str | Path, *, page_size: int = PAGE_SIZE) -> None:
-        from sg2dbt.loader.dump import read_manifest
-
         self.directory = Path(directory)
         self.label = f"dump {self.directory}"
         self.page_size = page_size
         if not self.directory.is_dir():
             raise LoadError(f"{self.label}: not a directory")
-        self.manifest = read_manifest(self.directory)
+        self.manifest = dump_format.read_manifest(self.directory)
 
     def as_of(self, entity: str) -> dt.datetime | None:
         counts = self.manifest.entities.get(entity) if self.manifest else None
         return counts.started_at if counts else None
 
     def _file(self, entity: str, retired: bool) -> Path | None:
-        stem = f"{entity}.retired" if retired else entity
-        for suffix in (".jsonl", ".json"):
-            path = self.directory / f"{stem}{suffix}"
+        for suffix in dump_format.SUFFIXES:
+            path = self.directory / dump_format.file_name(entity, retired=retired, suffix=suffix)
             if path.is_file():
                 return path
         if retired:
