@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -31,6 +30,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from benchmarks_md import write_section  # bench/: the section writer every benchmark shares
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SCHEMA = REPO.parent / "shared" / "data" / "shotgun-api3-mockgun-schema.json"
@@ -153,17 +154,6 @@ def render(results: dict[str, Any], repeats: int, parse_repeats: int, schema_pat
     return "\n".join(lines)
 
 
-def write_section(text: str, path: Path = REPO / "BENCHMARKS.md") -> None:
-    """Replace only the ``## sg2dbt build`` section; other engineers own the other sections."""
-    current = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        new = pattern.sub(lambda _: text + "\n", current, count=1)
-    else:
-        new = current.rstrip("\n") + "\n\n" + text + "\n"
-    path.write_text(new)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--schema", type=Path, default=DEFAULT_SCHEMA)
@@ -176,7 +166,7 @@ def main() -> None:
     if args.no_write:
         print(text)
     else:
-        write_section(text)
+        write_section(SECTION, text)
         print(text)
 
 

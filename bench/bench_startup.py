@@ -13,13 +13,14 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from benchmarks_md import write_section  # bench/: the section writer every benchmark shares
 
 REPO = Path(__file__).resolve().parent.parent
 SECTION = "## sg2dbt start-up"
@@ -64,17 +65,6 @@ def render(results: dict[str, float], repeats: int) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str, path: Path = REPO / "BENCHMARKS.md") -> None:
-    """Replace only this benchmark's section; other engineers own the other sections."""
-    current = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        new = pattern.sub(lambda _: text + "\n", current, count=1)
-    else:
-        new = current.rstrip("\n") + "\n\n" + text + "\n"
-    path.write_text(new)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--repeats", type=int, default=15)
@@ -83,7 +73,7 @@ def main() -> None:
     results = {name: timed(argv, args.repeats) for name, argv in commands().items()}
     text = render(results, args.repeats)
     if not args.no_write:
-        write_section(text)
+        write_section(SECTION, text)
     print(text)
 
 
