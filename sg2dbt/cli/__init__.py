@@ -130,5 +130,19 @@ def main(argv: list[str] | None = None) -> Any:
         exc.show()
         sys.exit(exc.exit_code)
     except Sg2dbtError as exc:
-        click.echo(f"sg2dbt: error: {exc}", err=True)
+        from sg2dbt.core.secrets import redact
+
+        click.echo(redact(f"sg2dbt: error: {exc}"), err=True)
+        sys.exit(2)
+    except Exception as exc:
+        # A database failure a command did not explain (a server that went away mid-command): still one
+        # line, redacted, never a traceback. SQLAlchemy is imported only by the commands that use it.
+        sa_exc = sys.modules.get("sqlalchemy.exc")
+        if sa_exc is None or not isinstance(exc, sa_exc.SQLAlchemyError):
+            raise
+        from sg2dbt.core.secrets import redacted_first_line
+
+        cause = getattr(exc, "orig", None) or exc
+        click.echo(f"sg2dbt: error: database error: {type(cause).__name__}: {redacted_first_line(cause, 300)}",
+                   err=True)
         sys.exit(2)

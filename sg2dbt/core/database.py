@@ -2,13 +2,19 @@
 
 ``create_engine`` raises ArgumentError, NoSuchModuleError, ValueError (a non-numeric port) or ImportError (a
 missing driver) before any connection is made; each becomes a :class:`DatabaseURLError` whose message never
-repeats the URL, which may hold a password.
+repeats the URL, which may hold a password. The URL's secrets are registered for redaction
+(:mod:`sg2dbt.core.secrets`) before anything can print them.
+
+Schemas and tables are created under a PostgreSQL advisory lock (:func:`ddl_lock`): several loaders started
+at once on a fresh database would otherwise race on ``CREATE SCHEMA`` / ``CREATE TABLE`` (the catalog's unique
+index refuses the second creator even with ``IF NOT EXISTS``).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sg2dbt.core import secrets
 from sg2dbt.core.dialects import capabilities
 from sg2dbt.core.errors import Sg2dbtError, first_line
 
@@ -20,8 +26,22 @@ class DatabaseURLError(Sg2dbtError):
     """The database URL cannot be used (malformed, unknown dialect, missing driver)."""
 
 
+def ddl_lock(connection: sa.Connection, schema: str | None) -> None:
+    """On PostgreSQL, serialise schema and table creation in ``schema`` until this transaction ends.
+
+    DuckDB and SQLite lock the whole file; MariaDB's DDL commits implicitly and takes no part.
+    """
+    if capabilities(connection.dialect).advisory_locks:
+        import sqlalchemy as sa
+
+        connection.execute(sa.text("select pg_advisory_xact_lock(hashtext(:key))"),
+                           {"key": f"sg2dbt ddl {schema or ''}"})
+
+
 def ensure_schema(connection: sa.Connection, schema: str | None) -> None:
-    """Create ``schema`` unless it exists; SQLite has no schemas (its tables go in the main database)."""
+    """Create ``schema`` unless it exists (under :func:`ddl_lock`); SQLite has no schemas (its tables go in the
+    main database)."""
+    ddl_lock(connection, schema)
     if schema and capabilities(connection.dialect).schemas:
         from sqlalchemy.schema import CreateSchema
 
@@ -50,6 +70,7 @@ def create_engine(url: str, **kwargs: Any) -> sa.Engine:
             from None
     except ValueError:
         raise DatabaseURLError("bad database URL: the port is not a number") from None
+    secrets.database_url(parsed)
     dialect = parsed.get_backend_name()
     if dialect == "postgres":
         raise DatabaseURLError("bad database URL: SQLAlchemy names PostgreSQL 'postgresql': write postgresql://... "

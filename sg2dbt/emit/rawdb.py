@@ -5,8 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from sg2dbt.core.database import create_engine, ensure_schema
-from sg2dbt.core.errors import Sg2dbtError, first_line
+from sg2dbt.core.errors import Sg2dbtError
 from sg2dbt.core.layout import DEFAULT_RAW_SCHEMA, RawLayout
+from sg2dbt.core.secrets import display_database_url, redacted_first_line
 from sg2dbt.emit.metadata import build_metadata
 
 
@@ -24,8 +25,8 @@ def create_raw_tables(layout: RawLayout, url: str | sa.Engine,
             ensure_schema(conn, raw_schema)
             metadata.create_all(conn)
     except sa.exc.SQLAlchemyError as exc:
-        raise Sg2dbtError(f"cannot create the raw tables in {engine.url.render_as_string()}: "
-                          f"{first_line(exc)}") from exc
+        raise Sg2dbtError(f"cannot create the raw tables in {display_database_url(engine.url)}: "
+                          f"{redacted_first_line(exc)}") from None
     finally:
         if isinstance(url, str):
             engine.dispose()

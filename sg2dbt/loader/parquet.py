@@ -16,8 +16,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sg2dbt.core.errors import Sg2dbtError, first_line
+from sg2dbt.core.errors import Sg2dbtError
 from sg2dbt.core.layout import RawLayout, RawTable
+from sg2dbt.core.secrets import display_database_url, redacted_first_line
 from sg2dbt.core.typemap import STORAGE, Logical
 from sg2dbt.core.values import json_text
 from sg2dbt.emit.metadata import build_metadata
@@ -72,7 +73,7 @@ def land_parquet(engine: sa.Engine, layout: RawLayout, raw_schema: str | None, r
                 counts[raw.name] = land_table(conn, by_name[raw.name], raw, root)
             except sa.exc.SQLAlchemyError as exc:
                 raise Sg2dbtError(f"{raw.entity.name}: cannot read raw table {raw.name} from "
-                                  f"{engine.url.render_as_string()}: {first_line(exc)}") from exc
+                                  f"{display_database_url(engine.url)}: {redacted_first_line(exc)}") from None
             except OSError as exc:
                 raise Sg2dbtError(f"{raw.entity.name}: cannot write {root / raw.name}: {exc}") from exc
     return counts

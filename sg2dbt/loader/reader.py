@@ -24,9 +24,9 @@ from typing import Any, Protocol
 
 from sg2dbt.core.convert import Record
 from sg2dbt.core.errors import LoadError, ValueFitError
+from sg2dbt.core.secrets import redacted_first_line
 from sg2dbt.core.values import to_utc
 from sg2dbt.loader import dump as dump_format
-from sg2dbt.schema.connect import redacted_first_line
 
 log = logging.getLogger(__name__)
 

@@ -31,9 +31,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from sg2dbt.core.convert import Record, Row, RowConverter
+from sg2dbt.core.database import ddl_lock
 from sg2dbt.core.dialects import capabilities
 from sg2dbt.core.errors import LoadError, Sg2dbtError, ValueFitError, first_line
 from sg2dbt.core.layout import DEFAULT_RAW_SCHEMA, RawLayout, RawTable, Role
+from sg2dbt.core.secrets import redact
 from sg2dbt.core.values import to_id
 from sg2dbt.loader import state as sync
 from sg2dbt.loader.reader import Source, chunks, prefetch
@@ -43,6 +45,9 @@ log = logging.getLogger(__name__)
 
 UTC = dt.timezone.utc
 DEFAULT_OVERLAP = dt.timedelta(minutes=5)
+DEFAULT_LOCK_TIMEOUT = 600.0
+
+
 @dataclass(frozen=True)
 class LoadOptions:
     raw_schema: str | None = DEFAULT_RAW_SCHEMA
@@ -50,6 +55,7 @@ class LoadOptions:
     workers: int = 4
     overlap: dt.timedelta = DEFAULT_OVERLAP
     prefetch: bool = True
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT   # seconds to wait for another loader's entity lock
 
 
 @dataclass
@@ -100,6 +106,24 @@ def _db_error(entity: str, exc: BaseException) -> LoadError:
     return LoadError(f"entity {entity!r}: database error: {type(exc).__name__}: {first_line(exc)}")
 
 
+_HOLDER = sa.text("""
+    select a.pid, a.application_name, a.client_addr, a.usename, a.xact_start
+    from pg_locks l join pg_stat_activity a on a.pid = l.pid
+    where l.locktype = 'advisory' and l.granted and l.objsubid = 1
+      and l.classid::bigint = ((hashtext(:key)::bigint >> 32) & 4294967295)
+      and l.objid::bigint = (hashtext(:key)::bigint & 4294967295)""")
+
+
+def _lock_holder(conn: sa.Connection, key: dict[str, str]) -> str:
+    """Who holds an entity lock, as PostgreSQL's activity view tells it."""
+    row = conn.execute(_HOLDER, key).first()
+    if row is None:
+        return "its holder has just finished (run again)"
+    since = f", transaction started {row.xact_start:%Y-%m-%d %H:%M:%S %Z}" if row.xact_start else ""
+    return (f"held by PostgreSQL backend pid {row.pid} (application {row.application_name or '-'!r}, "
+            f"user {row.usename!r}, client {row.client_addr or 'local socket'}{since})")
+
+
 def prepare(engine: sa.Engine, layout: RawLayout, schema: str | None) -> tuple[sa.MetaData, sa.Table]:
     """Create the raw schema, any missing raw tables and the sync table (existing ones are left alone).
 
@@ -110,7 +134,9 @@ def prepare(engine: sa.Engine, layout: RawLayout, schema: str | None) -> tuple[s
     metadata = create_raw_tables(layout, engine, schema)
     state_table = sync.sync_table(metadata, schema)
     try:
-        metadata.create_all(engine)
+        with engine.begin() as conn:
+            ddl_lock(conn, schema)   # loaders started together on a fresh database: one creates, the others see
+            metadata.create_all(conn)
     except sa.exc.SQLAlchemyError as exc:
         raise LoadError(f"cannot create the sync table: {first_line(exc)}") from None
     return metadata, state_table
@@ -183,11 +209,7 @@ class _EntityLoad:
         self.max_seen: dt.datetime | None = None
 
     def run(self, result: EntityResult) -> None:
-        if capabilities(self.conn.dialect).advisory_locks:
-            # Two loaders on one warehouse (an overrunning cron job): the second waits for the first, entity by
-            # entity, then starts from the state the first committed. DuckDB and SQLite lock the whole file.
-            self.conn.execute(sa.text("select pg_advisory_xact_lock(hashtext(:key))"),
-                              {"key": f"sg2dbt load {self.state_table.schema}.{self.raw.name}"})
+        self._lock()
         previous = sync.read(self.conn, self.state_table, self.entity)
         started = dt.datetime.now(UTC)
         as_of = self.source.as_of(self.entity)
@@ -214,6 +236,25 @@ class _EntityLoad:
             last_full_load=started if not incremental else (previous.last_full_load if previous else None),
             last_sync=started, fields_hash=sync.fields_hash(self.raw), rows_live=result.rows_live,
             rows_retired=result.rows_retired))
+
+    def _lock(self) -> None:
+        """Two loaders on one PostgreSQL warehouse (an overrunning cron job): the second waits for the first,
+        entity by entity, then starts from the state the first committed; after ``lock_timeout`` seconds it
+        fails the entity, naming the holder. DuckDB and SQLite lock the whole file."""
+        if not capabilities(self.conn.dialect).advisory_locks:
+            return
+        key = {"key": f"sg2dbt load {self.state_table.schema}.{self.raw.name}"}
+        try_lock = sa.text("select pg_try_advisory_xact_lock(hashtext(:key))")
+        deadline = time.monotonic() + self.options.lock_timeout
+        delay = 0.05
+        while not self.conn.execute(try_lock, key).scalar():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise LoadError(f"entity {self.entity!r}: waited --lock-timeout ({self.options.lock_timeout:g} s) "
+                                f"for another loader of it, {_lock_holder(self.conn, key)}; this run "
+                                f"changed nothing of it")
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 1.0)
 
     def close(self) -> None:
         """Release the writer's resources, however the run ended (the writer exists from the start)."""
@@ -394,10 +435,10 @@ def load(engine: sa.Engine, layout: RawLayout, source: Source, options: LoadOpti
                     conn, source, raw, sa_tables[raw.entity.name], state_table, options, progress)) as work:
                 work.run(result)
         except Sg2dbtError as exc:
-            result.error = str(exc)
+            result.error = redact(str(exc))
         except sa.exc.SQLAlchemyError as exc:
             cause = getattr(exc, "orig", None) or exc
-            result.error = str(_db_error(raw.entity.name, cause))
+            result.error = redact(str(_db_error(raw.entity.name, cause)))
         result.seconds = time.perf_counter() - started
         if result.error:
             log.info("%s", result.error)   # the caller reports failures (the CLI: one line each)

@@ -3,63 +3,24 @@
 Secrets (an API key, a password) come from the environment (``SG_API_KEY``, ``SG_PASSWORD``) or from a file
 (``--api-key-file``/``SG_API_KEY_FILE``, ``--password-file``/``SG_PASSWORD_FILE``), never from a command-line
 flag, where ``ps`` and shell history would show them. They are kept out of ``repr``, registered with
-:func:`redact` so no log line or error message can carry them, and never written anywhere.
+:func:`sg2dbt.core.secrets.redact` so no log line or error message can carry them, and never written anywhere.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sg2dbt.core.errors import Sg2dbtError, first_line
+from sg2dbt.core.errors import Sg2dbtError
+from sg2dbt.core.secrets import add_redaction, redacted_first_line, register_secret, site_url
 
 
 class CredentialsError(Sg2dbtError):
     """Missing, unreadable or rejected site credentials (the message never holds a secret)."""
-
-
-_SECRETS: set[str] = set()
-_LOCK = threading.Lock()
-
-
-def register_secret(secret: str) -> None:
-    if secret and len(secret) >= 4:
-        with _LOCK:
-            _SECRETS.add(secret)
-
-
-def redact(text: str) -> str:
-    """``text`` with every registered secret replaced by ``***``."""
-    for secret in _SECRETS:
-        if secret in text:
-            text = text.replace(secret, "***")
-    return text
-
-
-def redacted_first_line(exc: BaseException) -> str:
-    """The first line of ``exc``'s message, redacted and cut to 200 characters: site errors become one-line
-    messages, and a dependency's message may repeat a request that carried the key."""
-    return first_line(redact(str(exc)), 200)
-
-
-class RedactingFilter(logging.Filter):
-    """Rewrites log records so a registered secret never reaches a handler (dependencies log too)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if _SECRETS:
-            message = record.getMessage()
-            clean = redact(message)
-            if clean != message or record.exc_info:
-                record.msg, record.args = clean, None
-                if record.exc_info:
-                    record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
-                    record.exc_info = None
-        return True
 
 
 def install_log_redaction() -> None:
@@ -74,8 +35,7 @@ def install_log_redaction() -> None:
 
         logging.getLogger("shotgun_api3").setLevel(logging.DEBUG)
     for handler in root.handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(RedactingFilter())
+        add_redaction(handler)
 
 
 @dataclass(frozen=True)
@@ -90,8 +50,9 @@ class Credentials:
 
     @property
     def label(self) -> str:
+        """The site and who connects, for messages: a password in the URL (basic auth) shows as ``***``."""
         who = f"script {self.script!r}" if self.script else f"login {self.login!r}"
-        return f"{self.url} ({who})"
+        return f"{site_url(self.url)} ({who})"
 
 
 def _read_secret(path: str, what: str) -> str:
@@ -123,6 +84,7 @@ def credentials(*, url: str | None = None, script: str | None = None, api_key_fi
             raise CredentialsError(f"the environment variable {var}, named to hold the site's secret, is not set")
     if not url:
         raise CredentialsError("no site URL: pass --url, set SG_URL, or set site.url in sg2dbt.yml")
+    site_url(url)   # registers a basic-auth password (and its header); refuses an unescaped '@'
     api_key = _read_secret(api_key_file, "API key") if api_key_file else env.get(api_key_env or "SG_API_KEY")
     password = (_read_secret(password_file, "password") if password_file
                 else env.get(password_env or "SG_PASSWORD"))

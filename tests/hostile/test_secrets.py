@@ -26,7 +26,12 @@ from tests.conftest import PG_URL, REAL_ENTITY_PICKLE, REAL_SCHEMA_PICKLE, REPO
 KEY = "sk-SECRET-CANARY-1234"
 WRONG_KEY = "sk-SECRET-CANARY-WRONG-5678"
 PG_PASSWORD = "PGPASS-SECRET-CANARY-4321"
-CANARIES = (KEY, WRONG_KEY, PG_PASSWORD, "SECRET-CANARY")
+BASIC_PASSWORD = "BASIC-SECRET-CANARY-8765"        # in SG_URL: https://etl:<this>@site (HTTP basic auth)
+QUERY_PASSWORD = "QUERY-SECRET-CANARY-2468"        # postgresql://...?password=<this>
+AT_HALVES = ("ATPW-SECRETHALF", "CANARYHALF-1357")  # a password with an unescaped '@' between the halves
+# shotgun_api3 sends basic auth as this header, which its debug log prints
+BASIC_HEADER = __import__("base64").b64encode(f"etl:{BASIC_PASSWORD}".encode()).decode()
+CANARIES = (KEY, WRONG_KEY, PG_PASSWORD, "SECRET-CANARY", BASIC_PASSWORD, QUERY_PASSWORD, *AT_HALVES, BASIC_HEADER)
 LAUNCHER = REPO / "tests" / "support" / "canary_site.py"
 ONLY = ["--only", "Project", "--only", "Shot", "--only", "Asset"]
 
@@ -86,6 +91,9 @@ def full_run(session: Session) -> Session:
         # a user login instead of a script: the password is the secret
         session.run("-vv", "load", "--schema", "schema.json", *ONLY, "--db", f"sqlite:///{root / 'wh2.db'}",
                     SG_SCRIPT="", SG_LOGIN="td", SG_PASSWORD=KEY),
+        # a site URL with basic auth (a proxy in front of the site): the URL's password is a secret too
+        session.run("-vv", "load", "--schema", "schema.json", *ONLY, "--db", f"sqlite:///{root / 'wh3.db'}",
+                    "--json", SG_API_KEY=KEY, SG_URL=f"https://etl:{BASIC_PASSWORD}@canary.example.com"),
     ]
     for run in ok:
         assert run.returncode == 0, (run.argv, run.stderr[-2000:])
@@ -156,6 +164,51 @@ def test_database_password_in_the_url_is_not_shown(full_run: Session, pg_engine:
     failed(full_run.run("-vv", "init-db", "--schema", "schema.json", *ONLY, "--db", not_a_port))
     failed(full_run.run("-vv", "init-db", "--schema", "schema.json", *ONLY, "--db", bad_port))
     failed(full_run.run("-vv", "migrate", "--schema", "schema.json", *ONLY, "--db", not_a_port))
+
+
+@pytest.mark.postgres
+def test_every_database_url_form_keeps_its_password(full_run: Session, pg_engine: object, pg_schema: str) -> None:
+    """A URL without a host (socket or ``?host=``), a password as a query parameter, and an unescaped '@'."""
+    base = PG_URL.split("://", 1)[1].split("@", 1)[1]            # 127.0.0.1:5432/db
+    host, _, database = base.partition("/")
+    hostname, _, port = host.partition(":")
+    no_host = f"postgresql+psycopg://postgres:{PG_PASSWORD}@/{database}?host={hostname}&port={port}"
+    in_query = f"postgresql+psycopg://postgres@{host}/{database}?password={QUERY_PASSWORD}"
+    load = ("-vv", "load", "--schema", "schema.json", *ONLY, "--raw-schema", pg_schema, "--json")
+    for url in (no_host, in_query):
+        run = full_run.run(*load, "--db", url, SG_API_KEY=KEY)
+        assert run.returncode == 0, run.stderr[-2000:]
+        unreachable = url.replace(f"port={port}", "port=1") if url is no_host else url.replace(f":{port}/", ":1/")
+        for command in (load, ("-vv", "init-db", "--schema", "schema.json", *ONLY),
+                        ("-vv", "migrate", "--schema", "schema.json", *ONLY)):
+            failed(full_run.run(*command, "--db", unreachable, SG_API_KEY=KEY))
+    at_url = f"postgresql+psycopg://postgres:{AT_HALVES[0]}@{AT_HALVES[1]}@{host}/{database}"
+    for command in (load, ("-vv", "init-db", "--schema", "schema.json", *ONLY),
+                    ("-vv", "migrate", "--schema", "schema.json", *ONLY)):
+        err = failed(full_run.run(*command, "--db", at_url, SG_API_KEY=KEY))
+        assert "unescaped '@'" in err and "%40" in err, err
+    err = failed(full_run.run(*load, "--db", f"sqlite:///{full_run.root / 'x3.db'}", SG_API_KEY=KEY,
+                              SG_URL=f"https://etl:{AT_HALVES[0]}@{AT_HALVES[1]}@canary.example.com"))
+    assert "site URL holds an unescaped '@'" in err, err
+
+
+def test_basic_auth_header_is_redacted_from_the_debug_log(full_run: Session) -> None:
+    """The real shotgun_api3 against the HTTP stand-in site: at -vv it logs its request headers, which carry
+    ``Authorization: Basic <user:password in base64>``."""
+    from tests.support.canary_site import _site
+    from tests.support.sgserver import StandInSite, serve
+
+    site = StandInSite(_site(), script="canary", key=KEY)
+    with serve(site) as url:
+        proc = subprocess.run(
+            [sys.executable, "-c", "from sg2dbt.cli import main; main()", "-vv", "load", "--schema", "schema.json",
+             "--only", "Shot", "--db", f"sqlite:///{full_run.root / 'basic.db'}", "--json"],
+            capture_output=True, text=True, timeout=300, cwd=full_run.root,
+            env=full_run.env(SG_URL=url.replace("http://", f"http://etl:{BASIC_PASSWORD}@"), SG_API_KEY=KEY))
+    full_run.runs.append(Run(["basic-auth load"], proc.returncode, proc.stdout, proc.stderr))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Request headers are" in proc.stderr and "'Authorization': 'Basic ***'" in proc.stderr
+    assert "etl:***@127.0.0.1" in proc.stdout   # the --json summary names the site, password masked
 
 
 def _scan(session: Session) -> list[str]:

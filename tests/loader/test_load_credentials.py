@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sg2dbt.schema.connect import CredentialsError, RedactingFilter, connect, credentials, redact
+from sg2dbt.core.secrets import RedactingFilter, redact
+from sg2dbt.schema.connect import CredentialsError, connect, credentials
 
 SECRET = "sg2dbt-test-secret-91c2"
 

@@ -57,8 +57,9 @@ def diff(old: str, new: str | None, entity_schema_paths: tuple[str, ...], as_jso
 def _site_schema(site: dict[str, Any]) -> Schema:
     """The live site's schema (two calls: schema_read and schema_entity_read); credentials as `sg2dbt load`."""
     from sg2dbt.core.errors import Sg2dbtError
+    from sg2dbt.core.secrets import redacted_first_line
     from sg2dbt.schema import sources
-    from sg2dbt.schema.connect import CredentialsError, connect, redacted_first_line
+    from sg2dbt.schema.connect import CredentialsError, connect
 
     creds = site_credentials(**site)
     try:
@@ -112,8 +113,11 @@ def migrate(ctx: click.Context, url: str | None, raw_schema: str, allow_destruct
     if not schema_opts.get("schema_path") or not url:
         raise click.UsageError("migrate needs --schema FILE and --db URL (or SG2DBT_SCHEMA_FILE and SG2DBT_DB, or "
                                "schema_file and warehouse.url in sg2dbt.yml), or a subcommand: init")
+    import sqlalchemy as sa
+
     from sg2dbt.core.database import create_engine
     from sg2dbt.core.errors import MigrationError
+    from sg2dbt.core.secrets import display_database_url, redacted_first_line
     from sg2dbt.evolve.migrate import migrate_schema, refused_message
 
     engine = create_engine(url)
@@ -123,9 +127,13 @@ def migrate(ctx: click.Context, url: str | None, raw_schema: str, allow_destruct
         finally:
             engine.dispose()
         return
+    schema = read_schema(**schema_opts)
     try:
-        report = migrate_schema(engine, read_schema(**schema_opts), raw_schema or None,
-                                allow_destructive=allow_destructive, dry_run=dry_run)
+        report = migrate_schema(engine, schema, raw_schema or None, allow_destructive=allow_destructive,
+                                dry_run=dry_run)
+    except sa.exc.SQLAlchemyError as exc:   # unreachable or missing database, refused statement
+        raise MigrationError(f"cannot migrate the raw tables in {display_database_url(engine.url)}: "
+                             f"{redacted_first_line(getattr(exc, 'orig', None) or exc)}") from None
     finally:
         engine.dispose()
     lines = report.lines(dry_run=dry_run)

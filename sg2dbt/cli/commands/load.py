@@ -21,6 +21,7 @@ from sg2dbt.cli.commands.options import (
     site_options,
 )
 from sg2dbt.core.errors import LoadError
+from sg2dbt.core.secrets import redact
 
 if TYPE_CHECKING:
     from sg2dbt.core.layout import RawLayout
@@ -74,11 +75,14 @@ def retry_options(func: Any) -> Any:
               help="Entities loaded in parallel (one site and one database connection each).")
 @click.option("--overlap", default=300, show_default=True, type=click.IntRange(0, 100 * 365 * 86400),
               help="Seconds re-read before the high-water mark (clock skew, records changed mid-load).")
+@click.option("--lock-timeout", default=600.0, show_default=True, type=click.FloatRange(0),
+              help="Seconds to wait for another loader of the same entity (PostgreSQL), then fail that entity "
+                   "naming the holder.")
 @quiet_option("No progress and no summary table (errors still go to stderr).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout (for cron and monitoring).")
 @retry_options
 def load(url: str, dump_dir: str | None, raw_schema: str, full_refresh: bool, workers: int, overlap: int,
-         quiet: bool, as_json: bool, retries: int, retry_delay: float, **opts: Any) -> None:
+         lock_timeout: float, quiet: bool, as_json: bool, retries: int, retry_delay: float, **opts: Any) -> None:
     """Copy records from a site (or a dump) into the raw tables: full the first time, incremental after."""
     from sg2dbt.core.database import create_engine
     from sg2dbt.core.layout import plan
@@ -92,7 +96,7 @@ def load(url: str, dump_dir: str | None, raw_schema: str, full_refresh: bool, wo
                                                                 "or read a dump instead: --from-dump DIR")
     engine = create_engine(url)
     options = LoadOptions(raw_schema=raw_schema or None, full_refresh=full_refresh, workers=workers,
-                          overlap=dt.timedelta(seconds=overlap))
+                          overlap=dt.timedelta(seconds=overlap), lock_timeout=lock_timeout)
     show_progress = not quiet and not as_json and sys.stderr.isatty()
     try:
         if show_progress:
@@ -105,7 +109,7 @@ def load(url: str, dump_dir: str | None, raw_schema: str, full_refresh: bool, wo
     finally:
         engine.dispose()
     if as_json:
-        click.echo(json.dumps(summary.as_dict(), indent=None, sort_keys=True))
+        click.echo(redact(json.dumps(summary.as_dict(), indent=None, sort_keys=True)))
     elif not quiet:
         from sg2dbt.loader.progress import print_summary
 
@@ -113,7 +117,7 @@ def load(url: str, dump_dir: str | None, raw_schema: str, full_refresh: bool, wo
     failed = summary.failed
     if failed:
         for result in failed[1:]:
-            click.echo(f"sg2dbt: error: {result.error}", err=True)
+            click.echo(redact(f"sg2dbt: error: {result.error}"), err=True)
         raise LoadError(f"{len(failed)} of {len(summary.entities)} entities failed; first: {failed[0].error}")
 
 

@@ -184,6 +184,8 @@ def configure_logging(verbosity: int) -> None:
     import logging
     import sys
 
+    from sg2dbt.core.secrets import add_redaction
+
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity,
                                                                          logging.DEBUG if verbosity > 1 else
                                                                          logging.ERROR)
@@ -192,6 +194,7 @@ def configure_logging(verbosity: int) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(level)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    add_redaction(handler)   # every secret registered later (site key, database URL password) is masked
     # force: in-process callers (tests, notebooks) invoke the CLI repeatedly with a different sys.stderr each
     # time; a handler bound to the first one would write to a closed stream afterwards.
     logging.basicConfig(level=level, handlers=[handler], force=True)

@@ -23,8 +23,9 @@ def dump(out: str, **site: Any) -> None:
     """Write the site's schema (schema_read + schema_entity_read, two calls) as the seed's JSON format."""
     from sg2dbt.core.errors import LoadError
     from sg2dbt.core.output import write_text
+    from sg2dbt.core.secrets import redacted_first_line
     from sg2dbt.schema import sources
-    from sg2dbt.schema.connect import connect, redacted_first_line
+    from sg2dbt.schema.connect import connect
 
     creds = site_credentials(**site)
     sg = connect(creds)
