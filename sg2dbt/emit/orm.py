@@ -24,10 +24,11 @@ from sqlalchemy.orm import DeclarativeBase, Session
 from sg2dbt.core.errors import SchemaError
 from sg2dbt.core.layout import RawLayout, RawTable, Role, plan
 from sg2dbt.core.model import Schema
+from sg2dbt.core.secrets import register_secret
 from sg2dbt.core.typemap import Shape
 from sg2dbt.emit.metadata import table
 from sg2dbt.schema import sources
-from sg2dbt.schema.connect import Credentials, connect, register_secret
+from sg2dbt.schema.connect import Credentials, connect
 
 log = logging.getLogger(__name__)
 
