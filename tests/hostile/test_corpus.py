@@ -265,6 +265,7 @@ def combined_parse(projects: dict[str, Path], tmp_path_factory: pytest.TempPathF
     return result, events
 
 
+@pytest.mark.slow
 def test_dbt_parse_of_every_ok_case_succeeds_without_warnings(projects: dict[str, Path],
                                                               combined_parse: tuple[Any, list[Any]]) -> None:
     result, events = combined_parse

@@ -130,6 +130,7 @@ def check_project(doc: dict[str, Any], sg_orm: SGORM, out: Path, by_display: boo
     return True
 
 
+@pytest.mark.slow
 @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(schemas(), st.booleans())
@@ -165,6 +166,7 @@ print(len(sgmodel.CLASSES))
 """
 
 
+@pytest.mark.slow
 @settings(max_examples=3, deadline=None, database=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
 @given(schemas())

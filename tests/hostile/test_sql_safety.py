@@ -207,6 +207,7 @@ def dbt_built(project: Path, layout: RawLayout) -> Iterator[tuple[Any, Path]]:
     yield result, db
 
 
+@pytest.mark.slow
 def test_dbt_build_succeeds_and_leaves_table_x_alone(dbt_built: tuple[Any, Path], layout: RawLayout) -> None:
     import duckdb
 
