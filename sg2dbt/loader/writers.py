@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -29,6 +28,7 @@ from sg2dbt.core.dialects import upsert_statement
 from sg2dbt.core.layout import RawColumn, Role
 from sg2dbt.core.typemap import STORAGE, Logical
 from sg2dbt.core.values import encode_checked
+from sg2dbt.loader import spool
 
 
 class Writer:
@@ -185,8 +185,7 @@ class DuckDBWriter(BulkWriter):
         spec = ", ".join(f"{_sql_string(c.name)}: '{STORAGE[c.logical].duckdb_read}'" for c in self.columns)
         select = ", ".join(f"{q}::JSON" if c.logical is Logical.JSON else q
                            for c, q in zip(self.columns, self.q_columns, strict=True))
-        fd, self._path = tempfile.mkstemp(prefix="sg2dbt-", suffix=".jsonl")
-        os.close(fd)
+        self._path = spool.new_file(conn.engine.url.database)   # beside the database; stale ones removed
         self._insert = (f"INSERT INTO {self.q_table} ({', '.join(self.q_columns)}) SELECT {select} "
                         f"FROM read_json({_sql_string(self._path)}, format = 'newline_delimited', "
                         f"columns = {{{spec}}})")
