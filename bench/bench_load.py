@@ -74,6 +74,9 @@ class PageSource:
     def by_ids(self, entity: str, fields: list[str], ids: list[int], *, retired: bool) -> list[dict[str, Any]]:
         return []
 
+    def as_of(self, entity: str) -> dt.datetime | None:
+        return dt.datetime.now(dt.timezone.utc)   # served now, like a live site's pass
+
 
 def shot_layout() -> tuple[RawLayout, Any]:
     schema = sources.from_path(SCHEMA_JSON).filtered(only=["Shot"])
