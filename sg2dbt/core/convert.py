@@ -26,20 +26,15 @@ Row = tuple[Any, ...]
 _link_id = operator.itemgetter("id")
 _link_type = operator.itemgetter("type")
 
-# Fast-path expressions per column kind, over the local variable {v} holding the field's value: a value that
-# the rule in sg2dbt.core.values would return unchanged passes with inline type checks and no call;
-# anything else goes through that rule, which converts or raises. The checks here may only be stricter
-# than the rules, never looser (tests/test_values.py compares the two on every damaged value it makes).
-_FAST: dict[Logical, str] = {
-    Logical.TEXT: "({v} if {v} is None or type({v}) is str and {v}.isascii() and '\\x00' not in {v} "
-                  "else _text({v}))",
-    Logical.BIGINT: "({v} if {v} is None or type({v}) is int and _MIN <= {v} <= _MAX else _bigint({v}))",
-    Logical.DOUBLE: "({v} if {v} is None or type({v}) is float and {v} - {v} == 0.0 else _double({v}))",
-    Logical.BOOLEAN: "({v} if {v} is None or type({v}) is bool else _boolean({v}))",
-    Logical.DATE: "(None if {v} is None else _date({v}))",
-    Logical.TIMESTAMPTZ: "(None if {v} is None else to_utc({v}))",
-    Logical.JSON: "(None if {v} is None else {json}({v}))",
-}
+
+def _convert_name(logical: Logical) -> str:
+    """The name under which a logical type's value rule is bound in the compiled converter's namespace."""
+    return f"_to_{logical.value}"
+
+
+# Fast-path expressions of the columns that are not one logical type's value (a logical type's own is its
+# type map record's ``fast_path``): over the local variable {v}, stricter than the rule in core/values.py, never
+# looser.
 _FAST_ID = "({v} if type({v}) is int and _MIN <= {v} <= _MAX else _id({v}))"
 _FAST_LINK = ("*(_NONE2 if {v} is None else ({v}['id'], {v}['type']) if type({v}) is dict "
               "and type({v}.get('id')) is int and _MIN <= {v}['id'] <= _MAX and type({v}.get('type')) is str "
@@ -48,9 +43,8 @@ _FAST_LINKS = ("*(_NONE2 if {v} is None or {v} == [] else (','.join(map(_int_rep
                "if type({v}) is list and (_t := ','.join(map(_link_type, {v}))).count(',') == len({v}) - 1 "
                "and _t.isascii() and '\\x00' not in _t and set(map(type, _i := list(map(_link_id, {v})))) == _INTS "
                "and _MIN <= min(_i) and max(_i) <= _MAX else _links({v}))")
-_NAMESPACE = {"_text": values.to_text, "_bigint": values.to_bigint, "_double": values.to_double,
-              "_boolean": values.to_boolean, "_date": values.to_date, "to_utc": values.to_utc,
-              "json_text": values.json_text, "_json_object": values.json_object, "_link": values.link,
+_NAMESPACE = {**{_convert_name(logical): record.convert for logical, record in STORAGE.items()},
+              "_json_object": values.json_object, "_link": values.link,
               "_links": values.links, "_id": values.to_id, "_NONE2": (None, None), "_INTS": {int},
               "_MIN": values.BIGINT_MIN, "_MAX": values.BIGINT_MAX, "_int_repr": int.__repr__,
               "_link_id": _link_id, "_link_type": _link_type}
@@ -67,7 +61,6 @@ class RowConverter:
 
     def __init__(self, table: RawTable, *, json_as_text: bool = True) -> None:
         self.table = table
-        json_fn = "json_text" if json_as_text else "_json_object"
         checks: list[tuple[str, Callable[[Any], Any]]] = []
         templates: list[str] = []
         value_cols: list[RawColumn] = []
@@ -87,17 +80,19 @@ class RowConverter:
             else:
                 col = rf.column(Role.ID) if name == "id" else rf.column(Role.VALUE)
                 value_cols.append(col)
-                conv = values.to_id if name == "id" else values.json_object \
-                    if col.logical is Logical.JSON and not json_as_text else STORAGE[col.logical].convert
+                as_object = col.logical is Logical.JSON and not json_as_text   # SGORM: a Python value
+                conv = values.to_id if name == "id" else values.json_object if as_object \
+                    else STORAGE[col.logical].convert
                 checks.append((name, conv))
-                templates.append(_FAST_ID if name == "id" else _FAST[col.logical])
+                templates.append(_FAST_ID if name == "id" else STORAGE[col.logical].fast_path.format(
+                    v="{v}", convert="_json_object" if as_object else _convert_name(col.logical)))
         bookkeeping = sorted((c for c in table.columns if c.role in (Role.RETIRED, Role.LOADED_AT)),
                              key=lambda c: c.role is Role.LOADED_AT)
         self.columns: tuple[RawColumn, ...] = (*value_cols, *link_cols, *bookkeeping)
         self.fields: tuple[str, ...] = tuple(n for n, _ in checks)
         self._checks = tuple(checks)
         names = [f"_{i}" for i in range(len(checks))]
-        exprs = [t.format(v=v, json=json_fn) for t, v in zip(templates, names, strict=True)]
+        exprs = [t.format(v=v) for t, v in zip(templates, names, strict=True)]
         source = (f"def _row(_values, retired, loaded_at):\n    {', '.join(names)}, = _values\n"
                   f"    return ({', '.join([*exprs, 'retired', 'loaded_at'])})\n")
         namespace = dict(_NAMESPACE)

@@ -123,6 +123,12 @@ class StorageType:
     dbt emitter renders these into the generated project's ``sg2dbt_types()`` macro, which every staging
     model dispatches on. ``None``: the column passes through uncast (JSON: each warehouse spells JSON
     differently and the raw table already has the right type).
+
+    ``fast_path`` is a Python expression over the field's value ``{v}`` that the row converter
+    (:mod:`sg2dbt.core.convert`) compiles into its per-table function: a value ``convert`` would return
+    unchanged passes with inline type checks and no call; anything else goes through ``{convert}``. It may
+    only be stricter than ``convert``, never looser (tests/loader/test_values.py compares the two on every
+    damaged value it makes).
     """
 
     sa_type: Callable[[], TypeEngine]       # raw column type, dialect variants included
@@ -134,6 +140,7 @@ class StorageType:
     spark_ddl: str                           # Spark raw-table column type (Spark has no JSON type: its text)
     arrow: Callable[[Any], Any]              # pyarrow module -> the Parquet landing's type (what Spark reads)
     staging_cast: Mapping[str, str] | None   # dbt adapter -> CAST type in staging models
+    fast_path: str                           # the row converter's inline form of ``convert`` (below)
 
 
 def _json() -> TypeEngine:
@@ -148,40 +155,48 @@ STORAGE: Mapping[Logical, StorageType] = MappingProxyType({
         pg_copy="text", duckdb_read="VARCHAR", spark_ddl="string", arrow=lambda pa: pa.string(),
         staging_cast={"default": "text", "postgres": "text", "duckdb": "text", "spark": "string",
                       "snowflake": "varchar", "bigquery": "string", "redshift": "varchar(65535)",
-                      "trino": "varchar"}),
+                      "trino": "varchar"},
+        fast_path=("({v} if {v} is None or type({v}) is str and {v}.isascii() and '\\x00' not in {v} "
+                   "else {convert}({v}))")),
     Logical.BIGINT: StorageType(
         sa_type=BigInteger, convert=values.to_bigint, annotation="int", sa_code="sa.BigInteger()",
         pg_copy="int8", duckdb_read="BIGINT", spark_ddl="bigint", arrow=lambda pa: pa.int64(),
         staging_cast={"default": "bigint", "postgres": "bigint", "duckdb": "bigint", "spark": "bigint",
-                      "snowflake": "bigint", "bigquery": "int64", "redshift": "bigint", "trino": "bigint"}),
+                      "snowflake": "bigint", "bigquery": "int64", "redshift": "bigint", "trino": "bigint"},
+        fast_path="({v} if {v} is None or type({v}) is int and _MIN <= {v} <= _MAX else {convert}({v}))"),
     Logical.DOUBLE: StorageType(
         sa_type=Double, convert=values.to_double, annotation="float", sa_code="sa.Double()",
         pg_copy="float8", duckdb_read="DOUBLE", spark_ddl="double", arrow=lambda pa: pa.float64(),
         staging_cast={"default": "double precision", "postgres": "double precision", "duckdb": "double",
                       "spark": "double", "snowflake": "double", "bigquery": "float64",
-                      "redshift": "double precision", "trino": "double"}),
+                      "redshift": "double precision", "trino": "double"},
+        fast_path="({v} if {v} is None or type({v}) is float and {v} - {v} == 0.0 else {convert}({v}))"),
     Logical.BOOLEAN: StorageType(
         sa_type=Boolean, convert=values.to_boolean, annotation="bool", sa_code="sa.Boolean()",
         pg_copy="bool", duckdb_read="BOOLEAN", spark_ddl="boolean", arrow=lambda pa: pa.bool_(),
         staging_cast={"default": "boolean", "postgres": "boolean", "duckdb": "boolean", "spark": "boolean",
-                      "snowflake": "boolean", "bigquery": "bool", "redshift": "boolean", "trino": "boolean"}),
+                      "snowflake": "boolean", "bigquery": "bool", "redshift": "boolean", "trino": "boolean"},
+        fast_path="({v} if {v} is None or type({v}) is bool else {convert}({v}))"),
     Logical.DATE: StorageType(
         sa_type=Date, convert=values.to_date, annotation="datetime.date", sa_code="SgDate()",
         pg_copy="date", duckdb_read="DATE", spark_ddl="date", arrow=lambda pa: pa.date32(),
         staging_cast={"default": "date", "postgres": "date", "duckdb": "date", "spark": "date",
-                      "snowflake": "date", "bigquery": "date", "redshift": "date", "trino": "date"}),
+                      "snowflake": "date", "bigquery": "date", "redshift": "date", "trino": "date"},
+        fast_path="(None if {v} is None else {convert}({v}))"),
     Logical.TIMESTAMPTZ: StorageType(
         sa_type=lambda: DateTime(timezone=True), convert=values.to_utc, annotation="datetime.datetime",
         sa_code="sa.DateTime(timezone=True)", pg_copy="timestamptz", duckdb_read="TIMESTAMPTZ",
         spark_ddl="timestamp", arrow=lambda pa: pa.timestamp("us", tz="UTC"),
         staging_cast={"default": "timestamp with time zone", "postgres": "timestamp with time zone",
                       "duckdb": "timestamp with time zone", "spark": "timestamp", "snowflake": "timestamp_tz",
-                      "bigquery": "timestamp", "redshift": "timestamptz", "trino": "timestamp(6) with time zone"}),
+                      "bigquery": "timestamp", "redshift": "timestamptz", "trino": "timestamp(6) with time zone"},
+        fast_path="(None if {v} is None else {convert}({v}))"),
     # JSON where the dialect has it (JSONB on PostgreSQL); DuckDB's reader takes the JSON text as VARCHAR
     Logical.JSON: StorageType(
         sa_type=_json, convert=values.json_text, annotation="Any",
         sa_code='sa.JSON().with_variant(JSONB(), "postgresql")', pg_copy="jsonb", duckdb_read="VARCHAR",
-        spark_ddl="string", arrow=lambda pa: pa.string(), staging_cast=None),
+        spark_ddl="string", arrow=lambda pa: pa.string(), staging_cast=None,
+        fast_path="(None if {v} is None else {convert}({v}))"),
 })
 
 # The adapters whose staging casts the records spell out (besides ``default``).
