@@ -27,8 +27,8 @@ from sg2dbt.core.typemap import STORAGE, Logical, SgType, Shape, resolve
 
 # The database schema holding the raw tables unless --raw-schema / SG2DBT_RAW_SCHEMA say otherwise.
 DEFAULT_RAW_SCHEMA = "shotgrid_raw"
-RETIRED_COLUMN = "_sg_retired"
-LOADED_AT_COLUMN = "_sg_loaded_at"
+RETIRED_COLUMN = naming.RETIRED_COLUMN
+LOADED_AT_COLUMN = naming.LOADED_AT_COLUMN
 
 
 class Role(enum.Enum):
@@ -75,6 +75,7 @@ class RawField:
     sg_type: SgType
     columns: tuple[RawColumn, ...]
     own_name: str = ""        # the field's own column name, which a link field keeps free (its attribute's stem)
+    stem: str = ""            # the field's normalized name before shortening: derived names start from it
 
     @property
     def shape(self) -> Shape:
@@ -150,8 +151,8 @@ def _field_columns(f: Field, t: SgType, base: str, taken: Mapping[str, str]) -> 
         name = naming.shorten(name)
         return name if taken.get(name, f.name) == f.name else naming.disambiguate(name, taken.keys())
 
-    if f.name == "id":
-        return [RawColumn("id", "id", Role.ID, Logical.BIGINT, f)]
+    if f.name == naming.ID_COLUMN:
+        return [RawColumn(naming.ID_COLUMN, naming.ID_COLUMN, Role.ID, Logical.BIGINT, f)]
     if t.shape is Shape.NONE:
         return []
     if t.shape is Shape.ENTITY:
@@ -191,7 +192,7 @@ def plan_table(entity: Entity) -> RawTable:
         t = resolve(f)
         cols = _field_columns(f, t, bases[f.name], own)
         for c in cols:
-            if c.name.startswith("_sg_"):
+            if c.name.startswith(naming.BOOKKEEPING_PREFIX):
                 raise NamingError(f"entity {entity.name!r}: field {f.name!r} maps to column {c.name!r}, "
                                   f"which the loader's bookkeeping columns reserve")
             if c.name in by_name:
@@ -199,14 +200,14 @@ def plan_table(entity: Entity) -> RawTable:
                 raise NamingError(f"entity {entity.name!r}: fields {other.name if other else '?'!r} and "
                                   f"{f.name!r} both map to column {c.name!r}")
             by_name[c.name] = c
-        raw_fields[f.name] = RawField(f, t, tuple(cols), naming.shorten(bases[f.name]))
+        raw_fields[f.name] = RawField(f, t, tuple(cols), naming.shorten(bases[f.name]), bases[f.name])
     attrs: dict[str, str] = {}
     for c in by_name.values():
         if c.attr in attrs:
             raise NamingError(f"entity {entity.name!r}: columns {attrs[c.attr]!r} and {c.name!r} both map to "
                               f"attribute {c.attr!r}")
         attrs[c.attr] = c.name
-    if "id" not in by_name:
+    if naming.ID_COLUMN not in by_name:
         raise NamingError(f"entity {entity.name!r} has no id field")
     bookkeeping = (
         RawColumn(RETIRED_COLUMN, RETIRED_COLUMN, Role.RETIRED, Logical.BOOLEAN),

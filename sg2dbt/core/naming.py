@@ -18,11 +18,19 @@ from __future__ import annotations
 import hashlib
 import keyword
 import re
-from collections.abc import Container
+from collections import Counter
+from collections.abc import Container, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.dialects.mysql.reserved_words import RESERVED_WORDS_MYSQL
 from sqlalchemy.dialects.postgresql.base import RESERVED_WORDS as _PG_RESERVED
 from sqlalchemy.sql.compiler import RESERVED_WORDS as _ANSI_RESERVED
+
+from sg2dbt.core.errors import NamingError
+
+if TYPE_CHECKING:
+    from sg2dbt.core.model import Entity
 
 MAX_IDENTIFIER = 63
 _HASH_LEN = 8
@@ -142,33 +150,18 @@ def is_reserved(name: str) -> bool:
     return name.lower() in RESERVED_WORDS
 
 
-# --- dbt staging layer -------------------------------------------------------------------------------
-# Staging names are built from a per-entity *stem*: the raw table name, or (``--name-by-display``) the
-# identifier of the entity's display name. Model names are relation names, so they obey the 63-byte limit.
+# --- bookkeeping columns --------------------------------------------------------------------------------
+# Columns sg2dbt adds to every raw table, and the columns of every bridge model. The layout, the loader, the
+# generated models and the dbt macros all take these names from here (the macros receive them as arguments).
 
-def display_stem(display_name: str) -> str:
-    """``"Disk Location"`` -> ``disk_location``: the stem of an entity named by its site display name."""
-    return identifier(re.sub(r"_+", "_", normalize(display_name.strip())).strip("_") or "_")
-
-
-def staging_model(source: str, stem: str) -> str:
-    """``stg_<source>__<entity>``, dbt's staging convention."""
-    return shorten(f"stg_{source}__{stem}")
-
-
-def bridge_model(source: str, stem: str, field_base: str) -> str:
-    """``stg_<source>__<entity>__<field>``: one row per link of a multi-entity field."""
-    return shorten(f"stg_{source}__{stem}__{field_base}")
-
-
-def entity_key(stem: str) -> str:
-    """The staging primary key: ``id`` renamed ``<entity>_id`` so joins read ``shot.shot_id = v.shot_id``."""
-    return shorten(f"{stem}_id")
-
-
-def typed_link_id(field_base: str, type_stem: str) -> str:
-    """``entity`` + ``shot`` -> ``entity_shot_id``: the id of a polymorphic link when it points at one type."""
-    return shorten(f"{field_base}_{type_stem}_id")
+ID_COLUMN = "id"
+RETIRED_COLUMN = "_sg_retired"
+LOADED_AT_COLUMN = "_sg_loaded_at"
+BOOKKEEPING_PREFIX = "_sg_"       # reserved: no SG field may map to a column that starts with it
+BRIDGE_POSITION = "link_position"
+BRIDGE_LINKED_TYPE = "linked_type"
+BRIDGE_LINKED_ID = "linked_id"
+BRIDGE_COLUMNS = (BRIDGE_POSITION, BRIDGE_LINKED_TYPE, BRIDGE_LINKED_ID)
 
 
 def disambiguate(name: str, taken: Container[str]) -> str:
@@ -179,3 +172,85 @@ def disambiguate(name: str, taken: Container[str]) -> str:
         return name
     head, sep, tail = name.rpartition("_")
     return shorten(f"{head}__{tail}") if sep and head else shorten(f"{name}__")
+
+
+class ModelNames:
+    """The output names of one staging model: raw names are kept, derived names (the key, typed link ids)
+    yield to them by :func:`disambiguate`, and a name that still clashes is refused naming the entity."""
+
+    def __init__(self, entity: str, raw: Iterable[str]) -> None:
+        self.entity = entity
+        self.taken = set(raw)
+
+    def derive(self, wanted: str, what: str) -> str:
+        name = disambiguate(wanted, self.taken)
+        if name in self.taken:
+            raise NamingError(f"entity {self.entity!r}: staging column {wanted!r} ({what}) collides with "
+                              f"{name!r} even after renaming")
+        self.taken.add(name)
+        return name
+
+
+# --- dbt staging layer -------------------------------------------------------------------------------
+
+def display_stem(display_name: str) -> str:
+    """``"Disk Location"`` -> ``disk_location``: the stem of an entity named by its site display name."""
+    return identifier(re.sub(r"_+", "_", normalize(display_name.strip())).strip("_") or "_")
+
+
+@dataclass(frozen=True)
+class NamingConvention:
+    """The names of the dbt staging layer, built from a per-entity *stem* (the raw table name).
+
+    One object that the dbt emitter asks for every name, as dlt's ``NamingConvention`` and sqlacodegen's
+    generators do: a studio that wants other names subclasses it and overrides a method.
+    :class:`DisplayNameConvention` (``--name-by-display``) is the second convention. Model names are
+    relation names, so every name is cut to ``max_length`` (PostgreSQL's 63 bytes: the one project must run
+    unchanged on every target, so the smallest limit serves all; :mod:`sg2dbt.core.dialects` records each).
+    """
+
+    source_name: str = "shotgrid"
+    max_length: int = MAX_IDENTIFIER
+
+    def shorten(self, name: str) -> str:
+        return shorten(name, self.max_length)
+
+    def entity_stem(self, entity: Entity, table_name: str) -> str:
+        """The stem of an entity's model names: its raw table name."""
+        return table_name
+
+    def stems(self, tables: Iterable[tuple[Entity, str]]) -> dict[str, str]:
+        """Entity API name -> stem, for (entity, raw table name) pairs. Stems that two entities would share
+        fall back to their raw table names (which :mod:`sg2dbt.core.layout` keeps unique)."""
+        pairs = list(tables)
+        wanted = {e.name: self.entity_stem(e, table) for e, table in pairs}
+        counts = Counter(wanted.values())
+        return {e.name: wanted[e.name] if counts[wanted[e.name]] == 1 else table for e, table in pairs}
+
+    def staging_model(self, stem: str) -> str:
+        """``stg_<source>__<entity>``, dbt's staging convention."""
+        return self.shorten(f"stg_{self.source_name}__{stem}")
+
+    def bridge_model(self, stem: str, field_stem: str) -> str:
+        """``stg_<source>__<entity>__<field>``: one row per link of a multi-entity field."""
+        return self.shorten(f"stg_{self.source_name}__{stem}__{field_stem}")
+
+    def entity_key(self, stem: str) -> str:
+        """The staging primary key: ``id`` renamed ``<entity>_id`` so joins read ``shot.shot_id = v.shot_id``."""
+        return self.shorten(f"{stem}_id")
+
+    def typed_link_id(self, field_stem: str, type_stem: str) -> str:
+        """``entity`` + ``shot`` -> ``entity_shot_id``: the id of a polymorphic link when it points at one type."""
+        return self.shorten(f"{field_stem}_{type_stem}_id")
+
+    def bridge_owner_key(self, entity_key: str) -> str:
+        """The owner's key column in its bridges: the model's key, unless a bridge column has that name."""
+        return disambiguate(entity_key, BRIDGE_COLUMNS)
+
+
+class DisplayNameConvention(NamingConvention):
+    """Model names from the entities' display names (``CustomEntity01`` shown as "Episode" ->
+    ``stg_shotgrid__episode``), for sites whose custom entities are known by those."""
+
+    def entity_stem(self, entity: Entity, table_name: str) -> str:
+        return display_stem(entity.display_name)

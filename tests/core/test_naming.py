@@ -120,3 +120,45 @@ def test_reserved_words_are_quoted_where_the_database_reserves_them(word: str) -
             assert preparer.quote(word) != word, (name, word)
         ddl = create_statements(build_metadata(layout), name)
         assert ddl.count(preparer.quote_identifier(word)) == 2, (name, ddl)   # the table and its column
+
+
+# --- the staging layer's naming convention -----------------------------------------------------------------
+
+def test_display_name_convention_names_models_by_display_name_and_falls_back_on_shared_names(tmp_path: Path) -> None:
+    from sg2dbt.core.model import Entity, Field
+
+    def entity(name: str, display: str) -> Entity:
+        return Entity(name=name, display_name=display,
+                      fields={"id": Field(entity=name, name="id", data_type="number")})
+
+    pairs = [(entity("CustomEntity01", "Episode"), "custom_entity01"),
+             (entity("CustomEntity02", "Disk Location"), "custom_entity02"),
+             (entity("CustomEntity03", "Thing"), "custom_entity03"),
+             (entity("CustomEntity04", "thing"), "custom_entity04")]
+    stems = naming.DisplayNameConvention().stems(pairs)
+    assert stems == {"CustomEntity01": "episode", "CustomEntity02": "disk_location",
+                     "CustomEntity03": "custom_entity03", "CustomEntity04": "custom_entity04"}
+    assert naming.NamingConvention().stems(pairs)["CustomEntity01"] == "custom_entity01"
+
+
+def test_a_subclassed_convention_renames_every_model_it_names(tmp_path: Path) -> None:
+    """A studio's own convention (Python API): one overridden method, and the built project follows it."""
+    from sg2dbt.emit.project import ProjectOptions, build_project
+    from sg2dbt.schema import sources
+    from tests.conftest import REPO
+
+    class Studio(naming.NamingConvention):
+        def staging_model(self, stem: str) -> str:
+            return self.shorten(f"base_{stem}")
+
+        def entity_key(self, stem: str) -> str:
+            return self.shorten(f"{stem}_pk")
+
+    schema = sources.from_path(REPO / "examples" / "studio" / "schema.json")
+    build_project(schema, tmp_path, ProjectOptions(convention=Studio()))
+    models = sorted(p.name for p in (tmp_path / "models" / "staging" / "shotgrid").glob("*.sql"))
+    assert models and all(m.startswith("base_") for m in models), models
+    shot = (tmp_path / "models" / "staging" / "shotgrid" / "base_shot.sql").read_text()
+    assert " as shot_pk" in shot
+    bridges = list((tmp_path / "models" / "staging" / "shotgrid" / "bridges").glob("*.sql"))
+    assert bridges and all(b.name.startswith("stg_shotgrid__") for b in bridges)   # not overridden: unchanged

@@ -240,7 +240,7 @@ def test_polymorphic_link_to_a_jinja_named_entity_compares_the_name_byte_for_byt
 
     result, db = dbt_built
     assert result.success, result.exception
-    column = naming.typed_link_id(naming.normalize("target"), layout[JINJA_ENTITY].name)
+    column = naming.NamingConvention().typed_link_id(naming.normalize("target"), layout[JINJA_ENTITY].name)
     con = duckdb.connect(str(db))  # dbt-duckdb keeps its own (read-write) one open
     try:
         (schema_name,) = con.execute("select table_schema from information_schema.tables "

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sg2dbt.core.errors import ProjectError
 from sg2dbt.core.layout import DEFAULT_RAW_SCHEMA
+from sg2dbt.core.naming import DisplayNameConvention, NamingConvention
 
 # The adapters with a target in the generated profiles.yml (the project compiles for more: docs/dbt-project.md).
 ADAPTERS = ("duckdb", "postgres", "spark")
@@ -23,6 +24,7 @@ class ProjectOptions:
     project_name: str = "shotgrid_analytics"
     name_by_display: bool = False
     db_path: Path | None = None  # DuckDB file; default <project-name>.duckdb in the project directory
+    convention: NamingConvention | None = None   # a custom naming convention (Python API); None: the built-in one
 
     def __post_init__(self) -> None:
         if self.adapter not in ADAPTERS:
@@ -32,6 +34,14 @@ class ProjectOptions:
             if not _NAME.match(value) or len(value) > 40:
                 raise ProjectError(f"{label} {value!r} must be a lower-case identifier ([a-z_][a-z0-9_]*, "
                                    f"at most 40 characters)")
+
+    @property
+    def naming(self) -> NamingConvention:
+        """The convention every staging-layer name comes from."""
+        if self.convention is not None:
+            return self.convention
+        convention = DisplayNameConvention if self.name_by_display else NamingConvention
+        return convention(source_name=self.source_name)
 
     @property
     def dialect(self) -> str:

@@ -16,7 +16,6 @@ Everything the templates and YAML writers print comes from here, and every name 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -39,7 +38,6 @@ def cast_type(logical: Logical) -> str:
     return f"{{{{ {TYPES_VAR}.{logical.value} }}}}"
 
 
-BRIDGE_COLUMNS = frozenset({"link_position", "linked_type", "linked_id"})
 
 
 def quote_expr(name: str) -> str:
@@ -128,16 +126,6 @@ class StagingPlan:
         return tuple(b for m in self for b in m.bridges)
 
 
-def _stems(layout: RawLayout, by_display: bool) -> dict[str, str]:
-    """Entity -> stem. Display-name stems that two entities share fall back to the API table names."""
-    if not by_display:
-        return {t.entity.name: t.name for t in layout}
-    wanted = {t.entity.name: naming.display_stem(t.entity.display_name) for t in layout}
-    counts = Counter(wanted.values())
-    return {t.entity.name: wanted[t.entity.name] if counts[wanted[t.entity.name]] == 1 else t.name
-            for t in layout}
-
-
 def _cast(c: RawColumn) -> str:
     if STORAGE[c.logical].staging_cast is None:
         return quote(c.name)
@@ -163,22 +151,6 @@ def _describe(rf: RawField, what: str = "") -> str:
     return field_text(rf.field, f"{type_text(rf)}, {what}" if what else type_text(rf))
 
 
-class _Names:
-    """Output names of one model: raw names first, derived names yield to them."""
-
-    def __init__(self, entity: str, raw: set[str]) -> None:
-        self.entity = entity
-        self.taken = set(raw)
-
-    def derive(self, wanted: str, what: str) -> str:
-        name = naming.disambiguate(wanted, self.taken)
-        if name in self.taken:
-            raise NamingError(f"entity {self.entity!r}: staging column {wanted!r} ({what}) collides with "
-                              f"{name!r} even after renaming")
-        self.taken.add(name)
-        return name
-
-
 def _value(rf: RawField) -> Column:
     c = rf.column(Role.VALUE)
     tests: tuple[dict[str, object], ...] = ()
@@ -193,8 +165,8 @@ def _value(rf: RawField) -> Column:
     return Column(c.name, _cast(c), _describe(rf), tests)
 
 
-def _link(rf: RawField, names: _Names, stems: Mapping[str, str], keys: Mapping[str, str],
-          models: Mapping[str, str]) -> list[Column]:
+def _link(rf: RawField, names: naming.ModelNames, convention: naming.NamingConvention, stems: Mapping[str, str],
+          keys: Mapping[str, str], models: Mapping[str, str]) -> list[Column]:
     id_col, type_col = rf.column(Role.LINK_ID), rf.column(Role.LINK_TYPE)
     types = sorted(set(rf.field.valid_types))
     if len(types) == 1:
@@ -207,11 +179,10 @@ def _link(rf: RawField, names: _Names, stems: Mapping[str, str], keys: Mapping[s
         return [Column(id_col.name, _cast(id_col), _describe(rf, f"id of the linked {target}"), tests)]
     out = [Column(id_col.name, _cast(id_col), _describe(rf, "id of the linked record, any type")),
            Column(type_col.name, _cast(type_col), _describe(rf, "type of the linked record"))]
-    base = naming.normalize(rf.field.name)
     for target in types:
         if target not in stems:
             continue  # absent from the schema: no model to join; the link stays in f_id/f_type
-        name = names.derive(naming.typed_link_id(base, stems[target]), f"{rf.field.name} -> {target}")
+        name = names.derive(convention.typed_link_id(rf.stem, stems[target]), f"{rf.field.name} -> {target}")
         when = f"{quote(type_col.name)} = {sql_string(target)}"
         out.append(Column(
             name, f"case when {when} then {_cast(id_col)} end",
@@ -221,33 +192,35 @@ def _link(rf: RawField, names: _Names, stems: Mapping[str, str], keys: Mapping[s
 
 def _raw_names(t: RawTable) -> set[str]:
     """Raw column names that staging keeps as they are."""
-    return {c.name for rf in t.fields.values() if rf.field.name != "id" and rf.shape is not Shape.MULTI_ENTITY
+    return {c.name for rf in t.fields.values()
+            if rf.field.name != naming.ID_COLUMN and rf.shape is not Shape.MULTI_ENTITY
             for c in rf.columns} | {c.name for c in t.columns if c.role is Role.LOADED_AT}
 
 
 def plan(layout: RawLayout, options: ProjectOptions) -> StagingPlan:
     """The staging models and bridges of ``layout``; refuses (NamingError) any name that would collide."""
-    stems = _stems(layout, options.name_by_display)
-    models = {e: naming.staging_model(options.source_name, s) for e, s in stems.items()}
-    names = {t.entity.name: _Names(t.entity.name, _raw_names(t)) for t in layout}
-    keys = {e: n.derive(naming.entity_key(stems[e]), "the key") for e, n in names.items()}
+    convention = options.naming
+    stems = convention.stems((t.entity, t.name) for t in layout)
+    models = {e: convention.staging_model(s) for e, s in stems.items()}
+    names = {t.entity.name: naming.ModelNames(t.entity.name, _raw_names(t)) for t in layout}
+    keys = {e: n.derive(convention.entity_key(stems[e]), "the key") for e, n in names.items()}
     seen: dict[str, str] = {}
     built: dict[str, StagingModel] = {}
     for t in layout:
         e = t.entity.name
-        columns = [Column(keys[e], _cast(t.column("id")),
+        columns = [Column(keys[e], _cast(t.column(naming.ID_COLUMN)),
                           f"{t.entity.display_name} id in ShotGrid (the {e} entity's id).")]
         bridges = []
-        owner_key = naming.disambiguate(keys[e], BRIDGE_COLUMNS)  # the same in every bridge of the entity
+        owner_key = convention.bridge_owner_key(keys[e])  # the same in every bridge of the entity
         for rf in t.fields.values():
-            if rf.field.name == "id" or not rf.columns:
+            if rf.field.name == naming.ID_COLUMN or not rf.columns:
                 continue
             if rf.shape is Shape.VALUE:
                 columns.append(_value(rf))
             elif rf.shape is Shape.ENTITY:
-                columns.extend(_link(rf, names[e], stems, keys, models))
+                columns.extend(_link(rf, names[e], convention, stems, keys, models))
             else:
-                bridge = naming.bridge_model(options.source_name, stems[e], naming.normalize(rf.field.name))
+                bridge = convention.bridge_model(stems[e], rf.stem)
                 bridges.append(Bridge(bridge, t, rf, owner_key))
         loaded = next(c for c in t.columns if c.role is Role.LOADED_AT)
         columns.append(Column(loaded.name, _cast(loaded), "When sg2dbt last wrote this row (UTC)."))
