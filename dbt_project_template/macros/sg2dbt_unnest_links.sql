@@ -11,19 +11,33 @@
     macro named <adapter>__unnest_links in your project, or a dispatch config for the `sg2dbt` namespace.
 -#}
 
-{% macro sg2dbt_unnest_links(relation, owner_key, ids_column, types_column) %}
-    {{ return(adapter.dispatch('unnest_links', 'sg2dbt')(relation, owner_key, ids_column, types_column)) }}
+{#- The bookkeeping names (the raw id and retired-flag columns, the bridge's output columns) are arguments:
+    the bridge models pass sg2dbt's own (sg2dbt.core.naming). The dispatched variants below produce
+    link_position, linked_type and linked_id; this macro renames them. -#}
+{% macro sg2dbt_unnest_links(relation, owner_key, ids_column, types_column, id_column='id',
+                             retired_column='_sg_retired', position='link_position', linked_type='linked_type',
+                             linked_id='linked_id') %}
+select
+    bridge_links.{{ owner_key }},
+    bridge_links.link_position as {{ position }},
+    bridge_links.linked_type as {{ linked_type }},
+    bridge_links.linked_id as {{ linked_id }}
+from (
+    {{ adapter.dispatch('unnest_links', 'sg2dbt')(relation, owner_key, ids_column, types_column, id_column,
+                                                  retired_column) }}
+) as bridge_links
 {% endmacro %}
 
 
 {#- The owners that have links: owner key plus the two raw lists, retired rows filtered. -#}
-{% macro sg2dbt_link_owners(relation, owner_key, ids_column, types_column) %}
+{% macro sg2dbt_link_owners(relation, owner_key, ids_column, types_column, id_column='id',
+                            retired_column='_sg_retired') %}
     select
-        cast(id as {{ sg2dbt_types().bigint }}) as {{ owner_key }},
+        cast({{ id_column }} as {{ sg2dbt_types().bigint }}) as {{ owner_key }},
         {{ ids_column }} as link_ids,
         {{ types_column }} as link_types
     from {{ relation }}
-    where not coalesce(_sg_retired, false)
+    where not coalesce({{ retired_column }}, false)
       and {{ ids_column }} is not null
       and {{ ids_column }} <> ''
 {% endmacro %}
@@ -32,13 +46,14 @@
 {#- Portable fallback: a recursive series of positions and split_part (PostgreSQL, DuckDB, Snowflake and
     Redshift have split_part and WITH RECURSIVE; Redshift uses this one). Spark before 4.1 has no WITH
     RECURSIVE: spark__ below. -#}
-{% macro default__unnest_links(relation, owner_key, ids_column, types_column) %}
+{% macro default__unnest_links(relation, owner_key, ids_column, types_column, id_column='id',
+                       retired_column='_sg_retired') %}
 with recursive owners as (
     select
         link_owners.*,
         length(link_ids) - length(replace(link_ids, ',', '')) + 1 as link_count
     from (
-        {{ sg2dbt_link_owners(relation, owner_key, ids_column, types_column) }}
+        {{ sg2dbt_link_owners(relation, owner_key, ids_column, types_column, id_column, retired_column) }}
     ) as link_owners
 ),
 
@@ -59,14 +74,15 @@ inner join positions on positions.n <= owners.link_count
 
 
 {#- PostgreSQL: unnest of two arrays side by side keeps them aligned; WITH ORDINALITY numbers them. -#}
-{% macro postgres__unnest_links(relation, owner_key, ids_column, types_column) %}
+{% macro postgres__unnest_links(relation, owner_key, ids_column, types_column, id_column='id',
+                       retired_column='_sg_retired') %}
 select
     owners.{{ owner_key }},
     cast(links.link_position as integer) as link_position,
     nullif(links.linked_type, '') as linked_type,
     cast(trim(links.linked_id) as bigint) as linked_id
 from (
-    {{ sg2dbt_link_owners(relation, owner_key, ids_column, types_column) }}
+    {{ sg2dbt_link_owners(relation, owner_key, ids_column, types_column, id_column, retired_column) }}
 ) as owners
 cross join lateral unnest(
     string_to_array(owners.link_ids, ','),
@@ -76,7 +92,8 @@ cross join lateral unnest(
 
 
 {#- DuckDB: several unnest() calls in one select list are zipped by position (shorter lists pad with null). -#}
-{% macro duckdb__unnest_links(relation, owner_key, ids_column, types_column) %}
+{% macro duckdb__unnest_links(relation, owner_key, ids_column, types_column, id_column='id',
+                       retired_column='_sg_retired') %}
 select
     {{ owner_key }},
     cast(link_position as integer) as link_position,
@@ -89,35 +106,37 @@ from (
         unnest(string_split(owners.link_ids, ',')) as linked_id,
         unnest(string_split(coalesce(owners.link_types, ''), ',')) as linked_type
     from (
-        {{ sg2dbt_link_owners(relation, owner_key, ids_column, types_column) }}
+        {{ sg2dbt_link_owners(relation, owner_key, ids_column, types_column, id_column, retired_column) }}
     ) as owners
 ) as links
 {% endmacro %}
 
 
 {#- Snowflake: FLATTEN the id array; its 0-based index picks the aligned type. -#}
-{% macro snowflake__unnest_links(relation, owner_key, ids_column, types_column) %}
+{% macro snowflake__unnest_links(relation, owner_key, ids_column, types_column, id_column='id',
+                       retired_column='_sg_retired') %}
 select
     owners.{{ owner_key }},
     cast(links.index + 1 as integer) as link_position,
     nullif(cast(get(split(owners.link_types, ','), links.index) as varchar), '') as linked_type,
     cast(trim(cast(links.value as varchar)) as bigint) as linked_id
 from (
-    {{ sg2dbt_link_owners(relation, owner_key, ids_column, types_column) }}
+    {{ sg2dbt_link_owners(relation, owner_key, ids_column, types_column, id_column, retired_column) }}
 ) as owners,
 lateral flatten(input => split(owners.link_ids, ',')) as links
 {% endmacro %}
 
 
 {#- BigQuery: UNNEST ... WITH OFFSET (0-based); SAFE_OFFSET picks the aligned type or null. -#}
-{% macro bigquery__unnest_links(relation, owner_key, ids_column, types_column) %}
+{% macro bigquery__unnest_links(relation, owner_key, ids_column, types_column, id_column='id',
+                       retired_column='_sg_retired') %}
 select
     owners.{{ owner_key }},
     cast(link_offset + 1 as int64) as link_position,
     nullif(split(owners.link_types, ',')[safe_offset(link_offset)], '') as linked_type,
     cast(trim(linked_id) as int64) as linked_id
 from (
-    {{ sg2dbt_link_owners(relation, owner_key, ids_column, types_column) }}
+    {{ sg2dbt_link_owners(relation, owner_key, ids_column, types_column, id_column, retired_column) }}
 ) as owners
 cross join unnest(split(owners.link_ids, ',')) as linked_id with offset as link_offset
 {% endmacro %}
@@ -126,14 +145,15 @@ cross join unnest(split(owners.link_ids, ',')) as linked_id with offset as link_
 {#- Spark and Databricks (3.x and 4.x): posexplode of the split id list gives each id with its 0-based
     position; try_element_at (1-based, null past the end) picks the aligned type. Spark's split takes a
     regular expression; a comma is literal. -#}
-{% macro spark__unnest_links(relation, owner_key, ids_column, types_column) %}
+{% macro spark__unnest_links(relation, owner_key, ids_column, types_column, id_column='id',
+                       retired_column='_sg_retired') %}
 select
     owners.{{ owner_key }},
     cast(links.link_offset + 1 as int) as link_position,
     nullif(try_element_at(split(coalesce(owners.link_types, ''), ','), links.link_offset + 1), '') as linked_type,
     cast(trim(links.linked_id) as bigint) as linked_id
 from (
-    {{ sg2dbt_link_owners(relation, owner_key, ids_column, types_column) }}
+    {{ sg2dbt_link_owners(relation, owner_key, ids_column, types_column, id_column, retired_column) }}
 ) as owners
 lateral view posexplode(split(owners.link_ids, ',')) links as link_offset, linked_id
 {% endmacro %}
@@ -141,14 +161,15 @@ lateral view posexplode(split(owners.link_ids, ',')) links as link_offset, linke
 
 {#- Trino (and Starburst, Athena engine 3): UNNEST of two arrays side by side pads the shorter with null;
     WITH ORDINALITY numbers the links from 1. -#}
-{% macro trino__unnest_links(relation, owner_key, ids_column, types_column) %}
+{% macro trino__unnest_links(relation, owner_key, ids_column, types_column, id_column='id',
+                       retired_column='_sg_retired') %}
 select
     owners.{{ owner_key }},
     cast(links.link_position as integer) as link_position,
     nullif(links.linked_type, '') as linked_type,
     cast(trim(links.linked_id) as bigint) as linked_id
 from (
-    {{ sg2dbt_link_owners(relation, owner_key, ids_column, types_column) }}
+    {{ sg2dbt_link_owners(relation, owner_key, ids_column, types_column, id_column, retired_column) }}
 ) as owners
 cross join unnest(
     split(owners.link_ids, ','),

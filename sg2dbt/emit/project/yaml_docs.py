@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from sg2dbt.core import naming
 from sg2dbt.core.layout import LOADED_AT_COLUMN, RawColumn, RawTable, Role
 from sg2dbt.emit.project.staging import Bridge, Column, StagingModel, StagingPlan, field_text, type_text
 
@@ -141,8 +142,9 @@ def bridge_doc(b: Bridge) -> dict[str, Any]:
         "config": {"meta": {"sg_entity": f.entity, "sg_field": f.name}},
         "columns": [
             _column(b.owner_key, f"Key of the owning {b.table.entity.display_name}.", False),
-            _column("link_position", "Position of the link in the field, from 1.", False),
-            _column("linked_type", "Entity type of the linked record.", False),
-            _column("linked_id", "Id of the linked record; join it to the staging model of linked_type.", False),
+            _column(naming.BRIDGE_POSITION, "Position of the link in the field, from 1.", False),
+            _column(naming.BRIDGE_LINKED_TYPE, "Entity type of the linked record.", False),
+            _column(naming.BRIDGE_LINKED_ID,
+                    f"Id of the linked record; join it to the staging model of {naming.BRIDGE_LINKED_TYPE}.", False),
         ],
     }]}

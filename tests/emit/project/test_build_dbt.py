@@ -119,6 +119,10 @@ USER_MART = """select * from (
 {{ default__unnest_links(source('shotgrid', 'shot'), 'shot_id', 'assets_ids', 'assets_type') }}
 ) as links
 """
+# The bridge's output names are the macro's arguments (the bridge models pass sg2dbt.core.naming's).
+RENAMED_MART = """{{ sg2dbt_unnest_links(source('shotgrid', 'shot'), 'shot_id', 'assets_ids', 'assets_type',
+                        position='pos', linked_type='kind', linked_id='target') }}
+"""
 
 
 @dataclass
@@ -143,6 +147,7 @@ def build_and_run(tmp: Path, schema_path: Path, options: ProjectOptions, engine:
     build_project(schema, project, options)
     (project / "models" / "marts").mkdir(parents=True)
     (project / "models" / "marts" / "user_default_unnest.sql").write_text(USER_MART, encoding="utf-8")
+    (project / "models" / "marts" / "user_renamed_unnest.sql").write_text(RENAMED_MART, encoding="utf-8")
     load_rows(layout, engine, raw_schema)
     engine.dispose()  # on DuckDB, dbt must be the file's only user while it runs
     import dbt.jsonschemas.jsonschemas as js
@@ -209,7 +214,7 @@ def test_dbt_build_succeeds_with_every_model_and_test(built: Built) -> None:
     assert not any(s in ("error", "fail", "skipped") for _, s in statuses), statuses
     models = {r.node.name for r in built.build.result if r.node.resource_type == "model"}
     p = staging_plan(built.layout, ProjectOptions())
-    assert {m.name for m in p} | {b.name for b in p.bridges} | {"user_default_unnest"} == models
+    assert {m.name for m in p} | {b.name for b in p.bridges} | {"user_default_unnest", "user_renamed_unnest"} == models
 
 
 def test_parse_prints_no_deprecation(duck: Built) -> None:
@@ -261,6 +266,11 @@ def test_polymorphic_bridge_keeps_types_aligned_with_ids(built: Built) -> None:
 
 def test_default_unnest_matches_the_dispatched_one(built: Built) -> None:
     assert built.rows("select shot_id, link_position, linked_type, linked_id from {s}.user_default_unnest") == \
+        built.rows("select shot_id, link_position, linked_type, linked_id from {s}.stg_shotgrid__shot__assets")
+
+
+def test_bridge_column_names_are_the_macros_arguments(built: Built) -> None:
+    assert built.rows("select shot_id, pos, kind, target from {s}.user_renamed_unnest") == \
         built.rows("select shot_id, link_position, linked_type, linked_id from {s}.stg_shotgrid__shot__assets")
 
 
