@@ -26,6 +26,11 @@ FIELD_PROPERTIES = (
 )
 
 
+# The raw-table operations that lose data: `migrate` refuses them without --allow-destructive, and `diff`
+# counts a column change as destructive when bringing a database in line takes one of them. One list for both.
+DESTRUCTIVE_OPERATIONS = frozenset({"drop_table", "drop_column", "alter_type"})
+
+
 class Kind(enum.Enum):
     ADDED = "added"
     REMOVED = "removed"
@@ -50,12 +55,21 @@ class ColumnChange:
     new_field: str | None = None
 
     @property
-    def destructive(self) -> bool:
-        """Whether bringing a database in line loses data (a drop, or a type change that may not cast).
+    def operation(self) -> str | None:
+        """The migration operation that brings a database in line with this change.
 
         A column that changed hands keeps its type: no migration touches it, the next full load rewrites it.
         """
-        return self.kind is Kind.REMOVED or (self.kind is Kind.CHANGED and self.old_type != self.new_type)
+        if self.kind is Kind.ADDED:
+            return "add_column"
+        if self.kind is Kind.REMOVED:
+            return "drop_column"
+        return "alter_type" if self.old_type != self.new_type else None
+
+    @property
+    def destructive(self) -> bool:
+        """Whether bringing a database in line loses data (a drop, or a type change that may not cast)."""
+        return self.operation in DESTRUCTIVE_OPERATIONS
 
     def describe(self) -> str:
         if self.kind is Kind.ADDED:

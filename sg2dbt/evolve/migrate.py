@@ -44,6 +44,7 @@ from sg2dbt.core.errors import DriftError, MigrationError, first_line
 from sg2dbt.core.layout import LOADED_AT_COLUMN, RETIRED_COLUMN, RawLayout, plan
 from sg2dbt.core.model import Schema
 from sg2dbt.emit.metadata import build_metadata
+from sg2dbt.evolve.diff import DESTRUCTIVE_OPERATIONS
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ class Change:
 
     @property
     def destructive(self) -> bool:
-        return self.kind in ("drop_table", "drop_column", "alter_type")
+        return self.kind in DESTRUCTIVE_OPERATIONS
 
     @property
     def blocks_load(self) -> bool:
