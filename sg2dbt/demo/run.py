@@ -140,7 +140,11 @@ def run_demo(workdir: Path, *, seed: int = DEFAULT_SEED, step: Step = lambda _ms
     started = time.perf_counter()
     workdir = workdir.resolve()
     _check_workdir(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:   # a parent is a file, or not writable
+        raise Sg2dbtError(f"{workdir}: cannot create the demo directory: {exc.strerror} "
+                          f"({exc.filename}); choose another --dir") from None
     dump_dir, project_dir, db_path = workdir / DUMP_DIR, workdir / PROJECT_DIR, workdir / DB_FILE
     schema = sources.from_path(paths.schema_path())
 

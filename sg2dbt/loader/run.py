@@ -382,7 +382,9 @@ class _EntityLoad:
             result.revived += self._refetch(ids, retired=False, result=result)
 
     def _retired_id(self, record: Any) -> int:
-        rid = record.get("id") if isinstance(record, dict) else None
+        if not isinstance(record, dict):
+            raise ValueFitError(self.entity, None, "*", f"retired record is a {type(record).__name__}, not a mapping")
+        rid = record.get("id")
         try:
             return to_id(rid)
         except (TypeError, ValueError) as exc:

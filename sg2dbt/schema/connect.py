@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,29 @@ def credentials(*, url: str | None = None, script: str | None = None, api_key_fi
 DEFAULT_TIMEOUT_SECS = 300.0
 
 
+class SiteAnswerError(Sg2dbtError):
+    """The site answered with something other than the API's JSON (a login, proxy or maintenance page)."""
+
+
+def _api_answers_only(decode: Callable[[Any, Any], Any], label: str) -> Callable[[Any, Any], Any]:
+    """Wrap shotgun_api3's response decoder: a reply that is not JSON is refused as one clear error.
+
+    shotgun_api3 hands back the raw body of a reply whose content type is not JSON (an HTML page served
+    with status 200 by a proxy or a maintenance screen) as if it were the API's answer; the caller then fails
+    on it with an AttributeError or a TypeError far from the cause.
+    """
+    def decode_json(headers: Any, body: Any) -> Any:
+        result = decode(headers, body)
+        if body and isinstance(result, (bytes, str)):
+            kind = (headers.get("content-type") or "no content type").split(";")[0].strip()
+            what = "an HTML page" if "html" in kind.lower() or result[:20].lstrip()[:1] in ("<", b"<") else kind
+            raise SiteAnswerError(f"{label}: the site answered with {what} ({kind}) instead of the API's JSON: "
+                                  f"check the URL (a login, proxy or maintenance page?)")
+        return result
+
+    return decode_json
+
+
 def connect(creds: Credentials, env: Mapping[str, str] | None = None) -> Any:
     """A ``shotgun_api3.Shotgun`` connection (lazy: nothing is sent until the first call).
 
@@ -122,6 +145,8 @@ def connect(creds: Credentials, env: Mapping[str, str] | None = None) -> Any:
             sg = shotgun_api3.Shotgun(creds.url, login=creds.login, password=creds.password,
                                       auth_token=creds.auth_token, connect=False)
         sg.config.timeout_secs = timeout
+        if hasattr(sg, "_decode_response"):   # a real connection (Mockgun, the test site, speaks no HTTP)
+            sg._decode_response = _api_answers_only(sg._decode_response, creds.label)  # type: ignore[method-assign,assignment]
         return sg
     except Exception as exc:  # noqa: BLE001 - shotgun_api3 raises ValueError, ShotgunError, ...
         raise CredentialsError(f"cannot connect to {creds.label}: {redacted_first_line(exc)}") from None

@@ -3,7 +3,8 @@
 It speaks the JSON-RPC that ``shotgun_api3.Shotgun`` sends to ``/api3/json`` (``info``, ``read``,
 ``schema_read``, ``schema_entity_read``), answers from a Mockgun instance, checks the script key like a real
 site (``error_code`` 102 on a wrong one), and injects faults on chosen ``read`` calls: HTTP 502/503, a
-dropped connection, or a reply slower than the client's timeout.
+dropped connection, or a reply slower than the client's timeout. With ``html=True`` it answers every call
+with an HTML page and status 200, as a proxy's login or maintenance page does.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ class StandInSite:
     """``faults`` maps the n-th ``read`` call (1-based) to "502", "503", "drop" or "slow"."""
 
     def __init__(self, sg: Any, *, script: str, key: str, faults: dict[int, str] | None = None,
-                 slow_seconds: float = 3.0) -> None:
+                 slow_seconds: float = 3.0, html: bool = False) -> None:
         self.sg = sg
+        self.html = html
         self.script = script
         self.key = key
         self.faults = dict(faults or {})
@@ -99,6 +101,10 @@ def _handler(site: StandInSite) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if site.html:
+                self._send(200, b"<!DOCTYPE html><html><body><h1>Scheduled maintenance</h1></body></html>",
+                           "text/html; charset=utf-8")
+                return
             method = body["method_name"]
             fault = site.fault_for_read() if method == "read" else None
             if fault == "drop":

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +22,7 @@ from sg2dbt.cli.commands.options import (
     site_credentials,
     site_options,
 )
-from sg2dbt.core.errors import LoadError
+from sg2dbt.core.errors import LoadError, first_line
 from sg2dbt.core.secrets import redact
 
 if TYPE_CHECKING:
@@ -53,6 +55,37 @@ def _site_source(site: dict[str, Any], layout: RawLayout, retries: int, retry_de
     if layout.tables:
         source.check(next(iter(layout)).entity.name)
     return source
+
+
+def _site_label(url: str | None) -> str:
+    """The site URL for the failure summary, its basic-auth password masked (or "site" if it is unusable)."""
+    from sg2dbt.core.secrets import URLSecretError, site_url
+
+    try:
+        return site_url(url) if url else "site"
+    except URLSecretError:
+        return "site"
+
+
+@contextlib.contextmanager
+def _summary_on_failure(as_json: bool, source: str, layout: RawLayout) -> Iterator[None]:
+    """A run that fails before any entity loads (the site's first answer, the database, the drift check)
+    still prints its ``--json`` line, so a monitor reading it sees the failure: no entities, and ``error``."""
+    import sqlalchemy as sa
+
+    from sg2dbt.core.errors import Sg2dbtError
+
+    try:
+        yield
+    except (Sg2dbtError, sa.exc.SQLAlchemyError) as exc:
+        if as_json:
+            cause = getattr(exc, "orig", None) or exc
+            error = str(exc) if isinstance(exc, Sg2dbtError) else f"database error: {type(cause).__name__}: {cause}"
+            click.echo(redact(json.dumps({
+                "source": source, "started_at": dt.datetime.now(dt.timezone.utc).isoformat(), "seconds": 0.0,
+                "rows": 0, "failed": len(layout.tables), "entities": [], "error": first_line(error)},
+                sort_keys=True)))
+        raise
 
 
 def retry_options(func: Any) -> Any:
@@ -92,22 +125,23 @@ def load(url: str, dump_dir: str | None, raw_schema: str, full_refresh: bool, wo
 
     site = _split(opts, SITE_KEYS)
     layout = plan(read_schema(**_split(opts, SCHEMA_KEYS)))
-    source = DumpSource(dump_dir) if dump_dir else _site_source(site, layout, retries, retry_delay,
-                                                                "or read a dump instead: --from-dump DIR")
-    engine = create_engine(url)
-    options = LoadOptions(raw_schema=raw_schema or None, full_refresh=full_refresh, workers=workers,
-                          overlap=dt.timedelta(seconds=overlap), lock_timeout=lock_timeout)
-    show_progress = not quiet and not as_json and sys.stderr.isatty()
-    try:
-        if show_progress:
-            from sg2dbt.loader.progress import RichProgress
+    with _summary_on_failure(as_json, f"dump {dump_dir}" if dump_dir else _site_label(site["site_url"]), layout):
+        source = DumpSource(dump_dir) if dump_dir else _site_source(site, layout, retries, retry_delay,
+                                                                    "or read a dump instead: --from-dump DIR")
+        engine = create_engine(url)
+        options = LoadOptions(raw_schema=raw_schema or None, full_refresh=full_refresh, workers=workers,
+                              overlap=dt.timedelta(seconds=overlap), lock_timeout=lock_timeout)
+        show_progress = not quiet and not as_json and sys.stderr.isatty()
+        try:
+            if show_progress:
+                from sg2dbt.loader.progress import RichProgress
 
-            with RichProgress(len(layout.tables)) as hook:
-                summary = run_load(engine, layout, source, options, progress=hook, check=require_no_drift)
-        else:
-            summary = run_load(engine, layout, source, options, check=require_no_drift)
-    finally:
-        engine.dispose()
+                with RichProgress(len(layout.tables)) as hook:
+                    summary = run_load(engine, layout, source, options, progress=hook, check=require_no_drift)
+            else:
+                summary = run_load(engine, layout, source, options, check=require_no_drift)
+        finally:
+            engine.dispose()
     if as_json:
         click.echo(redact(json.dumps(summary.as_dict(), indent=None, sort_keys=True)))
     elif not quiet:
