@@ -1,0 +1,95 @@
+"""The row writers (loader/writers.py) on every database: the writer each dialect gets, and what insert,
+upsert, delete and the counts do to the rows, inside the caller's transaction."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from sg2dbt.core.convert import RowConverter
+from sg2dbt.core.layout import plan
+from sg2dbt.loader.run import prepare
+from sg2dbt.loader.writers import DuckDBWriter, PostgresWriter, Writer, json_as_text, writer_for
+from sg2dbt.schema import sources
+from tests.conftest import REPO
+from tests.support.sgsite import record
+
+SCHEMA = sources.from_path(REPO / "examples" / "studio" / "schema.json").filtered(only=["Shot"])
+LAYOUT = plan(SCHEMA)
+NOW = dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc)
+EXPECTED_WRITER = {"sqlite": Writer, "duckdb": DuckDBWriter, "postgresql+psycopg": PostgresWriter,
+                   "postgresql+psycopg2": Writer, "mariadb": Writer}
+
+
+@pytest.fixture(params=list(EXPECTED_WRITER))
+def target(request: pytest.FixtureRequest, tmp_path) -> Iterator[tuple[str, sa.Engine, str | None]]:
+    kind = request.param
+    schema: str | None = f"w_{uuid.uuid4().hex[:10]}"
+    if kind == "sqlite":
+        engine, schema = sa.create_engine(f"sqlite:///{tmp_path / 'w.db'}"), None
+    elif kind == "duckdb":
+        engine = sa.create_engine(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    elif kind.startswith("postgresql"):
+        if kind.endswith("psycopg2"):
+            pytest.importorskip("psycopg2", reason="psycopg2 is not installed")
+        engine = sa.create_engine(request.getfixturevalue("pg_engine").url.set(drivername=kind))
+    else:
+        engine, schema = request.getfixturevalue("mariadb_database")[0], None
+    try:
+        yield kind, engine, schema
+    finally:
+        if schema and kind.startswith("postgresql"):
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f'drop schema if exists "{schema}" cascade')
+        engine.dispose()
+
+
+def _rows(conv: RowConverter, ids: range, *, variant: int = 0, retired: bool = False) -> list[tuple]:
+    return [conv.row(record(SCHEMA["Shot"], i, SCHEMA, variant=variant), retired, NOW) for i in ids]
+
+
+def _codes(engine: sa.Engine, table: sa.Table) -> dict[int, str]:
+    with engine.connect() as conn:
+        return dict(conn.execute(sa.select(table.c.id, table.c.code)).all())
+
+
+def test_each_dialect_gets_its_writer_and_the_rows_land(target: tuple[str, sa.Engine, str | None]) -> None:
+    kind, engine, schema = target
+    metadata, _ = prepare(engine, LAYOUT, schema)
+    table = next(t for t in metadata.tables.values() if t.info.get("sg_entity") == "Shot")
+    with engine.connect() as conn:
+        conv = RowConverter(LAYOUT["Shot"], json_as_text=json_as_text(conn.dialect))
+    first, later = _rows(conv, range(1, 11)), _rows(conv, range(5, 16), variant=3)
+    with engine.begin() as conn, contextlib.closing(writer_for(conn, table, conv.columns)) as writer:
+        assert type(writer) is EXPECTED_WRITER[kind]
+        writer.insert(first)
+    with engine.begin() as conn, contextlib.closing(writer_for(conn, table, conv.columns)) as writer:
+        writer.upsert(later)                      # 5..10 replaced, 11..15 new
+        writer.delete_ids([1, 2])
+    codes = _codes(engine, table)
+    code_col = [c.name for c in conv.columns].index("code")
+    assert sorted(codes) == list(range(3, 16))
+    assert codes[4] == first[3][code_col] and codes[9] == later[4][code_col]
+    with engine.begin() as conn, contextlib.closing(writer_for(conn, table, conv.columns)) as writer:
+        writer.upsert(_rows(conv, range(3, 5), retired=True))
+        assert writer.flagged_ids() == {3, 4}
+        assert writer.counts() == (11, 2)
+
+
+def test_a_failed_transaction_leaves_no_row(target: tuple[str, sa.Engine, str | None]) -> None:
+    """Rows and sync state commit together: a writer used in a transaction that fails leaves nothing."""
+    _kind, engine, schema = target
+    metadata, _ = prepare(engine, LAYOUT, schema)
+    table = next(t for t in metadata.tables.values() if t.info.get("sg_entity") == "Shot")
+    with engine.connect() as conn:
+        conv = RowConverter(LAYOUT["Shot"], json_as_text=json_as_text(conn.dialect))
+    with pytest.raises(RuntimeError), engine.begin() as conn, \
+            contextlib.closing(writer_for(conn, table, conv.columns)) as writer:
+        writer.insert(_rows(conv, range(1, 4)))
+        raise RuntimeError("the entity's load failed after its rows were written")
+    assert _codes(engine, table) == {}
