@@ -30,6 +30,8 @@ COMMANDS: dict[str, str] = {
     "diff": "sg2dbt.cli.commands.evolve:diff",
     "migrate": "sg2dbt.cli.commands.evolve:migrate",
     "demo": "sg2dbt.cli.commands.demo:demo",
+    "sync": "sg2dbt.cli.commands.sync:sync",
+    "status": "sg2dbt.cli.commands.sync:status",
 }
 
 
@@ -50,6 +52,8 @@ SUMMARIES: dict[str, str] = {
     "migrate": "Bring the raw tables in line with a schema (new tables and columns), through Alembic.",
     "orm": "Write a standalone SQLAlchemy module: Base, one class per entity, CLASSES.",
     "schema": "Read a site's schema.",
+    "status": "Where each entity stands: last sync, mode, rows live and retired, lag behind the event log, failures.",
+    "sync": "Keep the raw tables (and the dbt project) equal to the site: schema, event log, updated_at scan.",
 }
 
 

@@ -27,7 +27,7 @@ difference, so that what it reports is always what ``sg2dbt migrate`` will do.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -300,20 +300,25 @@ def refused_message(refused: list[Change]) -> str:
 
 
 def migrate(engine: sa.Engine, metadata: sa.MetaData, raw_schema: str | None, *,
-            allow_destructive: bool = False, dry_run: bool = False) -> MigrationReport:
+            allow_destructive: bool = False, dry_run: bool = False,
+            allow: Callable[[Change], bool] | None = None) -> MigrationReport:
     """Apply the additive changes (and the destructive ones if allowed) in one transaction.
 
-    Refused changes are reported, never half-applied; the caller decides whether that is an error (the CLI
-    makes it one). On PostgreSQL, views that depend on a dropped or retyped column are dropped with it
-    when destructive changes are allowed (dbt's staging views; ``dbt build`` recreates them).
+    ``allow``, when given, decides change by change instead (``sg2dbt sync`` applies drops by its policy but
+    never a type change). Refused changes are reported, never half-applied; the caller decides whether that
+    is an error (the CLI makes it one). On PostgreSQL, views that depend on a dropped or retyped column are
+    dropped with it when destructive changes are allowed (dbt's staging views; ``dbt build`` recreates them).
     """
     report = MigrationReport()
+    if allow is None:
+        def allow(change: Change) -> bool:
+            return allow_destructive or not change.destructive
     with engine.begin() as connection:
         if not dry_run:
             ensure_schema(connection, raw_schema)
         changes = compare(connection, metadata, raw_schema)
         for change in changes:
-            (report.applied if allow_destructive or not change.destructive else report.refused).append(change)
+            (report.applied if allow(change) else report.refused).append(change)
         views = sorted({v for c in report.applied if c.destructive for v in _dependent_views(connection, c)})
         report.dropped_views = views
         if dry_run:

@@ -8,6 +8,7 @@ see more than a page at a time). A dump is one file per entity, read as a stream
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import http.client
 import json
@@ -90,8 +91,11 @@ def _is_auth_failure(exc: BaseException) -> bool:
 
 
 class SiteSource:
-    """A live site. ``connect`` makes one connection per worker thread: ``Shotgun`` objects are not
-    thread-safe (for Mockgun, return the same instance: it keeps its records in memory)."""
+    """A live site. ``connect`` makes a connection; ``Shotgun`` objects are not thread-safe, so each call
+    borrows one from a pool and gives it back: as many connections as calls run at once (one per worker),
+    kept for the life of the source. A new connection per pass or per prefetch thread would cost an ``info``
+    request each (shotgun_api3 asks for the server's capabilities on first use). For Mockgun, return the same
+    instance: it keeps its records in memory."""
 
     io_bound = True
 
@@ -99,20 +103,31 @@ class SiteSource:
                  retry: RetryPolicy | None = None) -> None:
         self.label = label
         self._connect = connect
-        self._local = threading.local()
+        self._idle: list[Any] = []
+        self._idle_lock = threading.Lock()
         self.page_size = page_size
         self.retry = retry or RetryPolicy()
 
-    def _sg(self) -> Any:
-        sg = getattr(self._local, "sg", None)
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Any]:
+        """A connection of the pool for the block; one that failed (the block raised) is not reused."""
+        with self._idle_lock:
+            sg = self._idle.pop() if self._idle else None
         if sg is None:
-            sg = self._local.sg = self._connect()
-        return sg
+            sg = self._connect()
+        yield sg   # not returned to the pool when the block raises: a fresh connection after a failure
+        with self._idle_lock:
+            self._idle.append(sg)
+
+    def find(self, entity: str, filters: list[Any], fields: list[str], **kw: Any) -> list[Record]:
+        """One ``find`` with the source's retries (for callers beyond the loader's paging: the event log)."""
+        return self._find(entity, filters, fields, **kw)
 
     def _find(self, entity: str, filters: list[Any], fields: list[str], **kw: Any) -> list[Record]:
         for attempt in range(1, self.retry.attempts + 1):
             try:
-                result: list[Record] = self._sg().find(entity, filters, fields, **kw)
+                with self.connection() as sg:
+                    result: list[Record] = sg.find(entity, filters, fields, **kw)
                 return result
             except Exception as exc:  # noqa: BLE001 - sorted into transient, auth and other below
                 if _is_auth_failure(exc):
@@ -124,7 +139,6 @@ class SiteSource:
                 wait = self.retry.delay(attempt)
                 log.warning("%s: find %s: %s, retrying in %.1fs (attempt %d of %d)", self.label, entity,
                             type(exc).__name__, wait, attempt, self.retry.attempts)
-                self._local.sg = None   # a fresh connection after a network failure
                 time.sleep(wait)
         raise AssertionError("unreachable")
 

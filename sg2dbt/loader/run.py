@@ -38,7 +38,7 @@ from sg2dbt.core.layout import DEFAULT_RAW_SCHEMA, RawLayout, RawTable, Role
 from sg2dbt.core.secrets import redact
 from sg2dbt.core.values import to_id
 from sg2dbt.loader import state as sync
-from sg2dbt.loader.reader import Source, chunks, prefetch
+from sg2dbt.loader.reader import PAGE_SIZE, SiteSource, Source, chunks, prefetch
 from sg2dbt.loader.writers import Writer, json_as_text, writer_for
 
 log = logging.getLogger(__name__)
@@ -402,12 +402,75 @@ class _EntityLoad:
             result.deleted += len(gone)
         return len(rows)
 
+    def apply(self, changes: Changes, result: EntityResult) -> None:
+        """Re-read the changed records (and the new ones above the highest id) and upsert them."""
+        self._lock()
+        previous = sync.read(self.conn, self.state_table, self.entity)
+        if previous is None:
+            raise LoadError(f"entity {self.entity!r}: never loaded; load it in full first")
+        result.mode = "changes"
+        started = dt.datetime.now(UTC)
+        ids = sorted(changes.ids)
+        for chunk in chunks(ids):
+            page = self.source.by_ids(self.entity, self.fields, chunk, retired=False)
+            self._write(self.writer.upsert, page, self._convert(page, False, _PassIds()))
+            result.rows += len(page)
+            missing = sorted(set(chunk) - {r.get("id") for r in page if isinstance(r, dict)})
+            if missing:
+                gone = set(missing) - {r[0] for r in self._retired_rows(missing, result)}
+                self.writer.delete_ids(sorted(gone))
+                result.deleted += len(gone)
+        if changes.above_max_id:
+            self._above_max_id(result)
+        result.rows_live, result.rows_retired = self.writer.counts()
+        sync.write(self.conn, self.state_table, sync.SyncState(
+            entity=self.entity, table_name=self.raw.name, high_water=previous.high_water,
+            last_full_load=previous.last_full_load, last_sync=started, fields_hash=previous.fields_hash,
+            rows_live=result.rows_live, rows_retired=result.rows_retired))
+
+    def _retired_rows(self, ids: list[int], result: EntityResult) -> list[Row]:
+        page = self.source.by_ids(self.entity, self.fields, ids, retired=True)
+        rows = self._convert(page, True, _PassIds())
+        self._write(self.writer.upsert, page, rows)
+        result.rows += len(rows)
+        result.retired += len(rows)
+        return rows
+
+    def _above_max_id(self, result: EntityResult) -> None:
+        """New records of an entity without ``updated_at``: those above the table's highest id."""
+        assert isinstance(self.source, SiteSource)   # apply_changes reads a site
+        find = self.source.find
+        last = self.conn.scalar(sa.select(sa.func.max(self.writer.id_col))) or 0
+        seen = _PassIds()
+        while True:
+            page = find(self.entity, [["id", "greater_than", last]], self.fields,
+                        order=[{"field_name": "id", "direction": "asc"}], limit=PAGE_SIZE)
+            page = sorted(page, key=operator.itemgetter("id"))[:PAGE_SIZE]
+            if not page:
+                return
+            self._write(self.writer.upsert, page, self._convert(page, False, seen))
+            result.rows += len(page)
+            last = page[-1]["id"]
+            if len(page) < PAGE_SIZE:
+                return
+
+    def _lock(self) -> None:
+        if capabilities(self.conn.dialect).advisory_locks:
+            # Two loaders on one warehouse (an overrunning cron job): the second waits for the first, entity by
+            # entity, then starts from the state the first committed. DuckDB and SQLite lock the whole file.
+            self.conn.execute(sa.text("select pg_advisory_xact_lock(hashtext(:key))"),
+                              {"key": f"sg2dbt load {self.state_table.schema}.{self.raw.name}"})
+
 
 SchemaCheck = Callable[[RawLayout, sa.Engine, "str | None"], None]
+# Called inside an entity's transaction once its rows and state are written (``sg2dbt sync`` stores its event
+# cursor there, so the cursor and the rows it covers commit together).
+AfterEntity = Callable[[sa.Connection, EntityResult], None]
 
 
 def load(engine: sa.Engine, layout: RawLayout, source: Source, options: LoadOptions | None = None,
-         progress: ProgressHook = _no_progress, check: SchemaCheck | None = None) -> LoadSummary:
+         progress: ProgressHook = _no_progress, check: SchemaCheck | None = None,
+         after: AfterEntity | None = None) -> LoadSummary:
     """Load every entity of ``layout`` from ``source``; failures are per entity and listed in the summary.
 
     ``check`` runs once the raw tables exist, before any row moves: the command layer passes the schema
@@ -422,20 +485,34 @@ def load(engine: sa.Engine, layout: RawLayout, source: Source, options: LoadOpti
     metadata, state_table = prepare(engine, layout, raw_schema)
     if check is not None:
         check(layout, engine, raw_schema)  # e.g. columns the schema gained or retyped: name the fix
+
+    def work(conn: sa.Connection, raw: RawTable, table: sa.Table, result: EntityResult) -> None:
+        with contextlib.closing(_EntityLoad(conn, source, raw, table, state_table, options, progress)) as job:
+            job.run(result)
+
+    return _each_entity(engine, layout, source, metadata, options, progress, work, after)
+
+
+def _each_entity(engine: sa.Engine, layout: RawLayout, source: Source, metadata: sa.MetaData,
+                 options: LoadOptions, progress: ProgressHook,
+                 work: Callable[[sa.Connection, RawTable, sa.Table, EntityResult], None],
+                 after: AfterEntity | None) -> LoadSummary:
+    """Run ``work`` for every entity of ``layout``, each in its own transaction, in parallel."""
     sa_tables = {t.info["sg_entity"]: t for t in metadata.tables.values() if "sg_entity" in t.info}
     summary = LoadSummary(source=source.label, started_at=dt.datetime.now(UTC).isoformat())
     t0 = time.perf_counter()
     # One writer at a time (SQLite): parallel workers would only wait on its lock.
-    workers = max(1, options.workers) if caps.parallel_writers else 1
+    workers = max(1, options.workers) if capabilities(engine.dialect).parallel_writers else 1
 
     def one(raw: RawTable) -> EntityResult:
         result = EntityResult(entity=raw.entity.name, table=raw.name)
         started = time.perf_counter()
         progress(result.entity, "start", 0)
         try:
-            with engine.connect() as conn, conn.begin(), contextlib.closing(_EntityLoad(
-                    conn, source, raw, sa_tables[raw.entity.name], state_table, options, progress)) as work:
-                work.run(result)
+            with engine.connect() as conn, conn.begin():
+                work(conn, raw, sa_tables[raw.entity.name], result)
+                if after is not None:
+                    after(conn, result)
         except Sg2dbtError as exc:
             result.error = redact(str(exc))
         except sa.exc.SQLAlchemyError as exc:
@@ -447,10 +524,42 @@ def load(engine: sa.Engine, layout: RawLayout, source: Source, options: LoadOpti
         progress(result.entity, "done", result.rows)
         return result
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sg2dbt-load") as pool:
+    with ThreadPoolExecutor(max_workers=min(workers, max(1, len(layout.tables))),
+                            thread_name_prefix="sg2dbt-load") as pool:
         futures = [pool.submit(one, raw) for raw in layout]
         for fut in as_completed(futures):   # collected on this thread alone: no lock needed
             summary.entities.append(fut.result())
     summary.entities.sort(key=lambda e: e.entity)
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What ``sg2dbt sync`` knows changed in one entity: records to re-read by id (live, else retired, else gone)
+    and, for an entity without ``updated_at``, whether to read the records above the table's highest id."""
+
+    ids: frozenset[int] = frozenset()
+    above_max_id: bool = False
+
+
+def apply_changes(engine: sa.Engine, layout: RawLayout, source: SiteSource, changes: dict[str, Changes],
+                  options: LoadOptions | None = None, after: AfterEntity | None = None) -> LoadSummary:
+    """Bring the rows of the records named in ``changes`` up to the site, entity by entity, one transaction
+    each (rows, sync state and whatever ``after`` writes commit together).
+
+    Only entities already loaded in full with the current fields may be given (the caller loads the others with
+    :func:`load`). Each entity costs one ``find`` by ids per page of 500 changed records, plus one for those not
+    found live (retired since: stored flagged; found on neither side: deleted), plus the pages above the
+    highest id when asked.
+    """
+    options = options or LoadOptions()
+    raw_schema = options.raw_schema if capabilities(engine.dialect).schemas else None
+    selected = RawLayout(layout.schema, {name: t for name, t in layout.tables.items() if name in changes})
+    metadata, state_table = prepare(engine, selected, raw_schema)
+
+    def work(conn: sa.Connection, raw: RawTable, table: sa.Table, result: EntityResult) -> None:
+        with contextlib.closing(_EntityLoad(conn, source, raw, table, state_table, options, _no_progress)) as job:
+            job.apply(changes[raw.entity.name], result)
+
+    return _each_entity(engine, selected, source, metadata, options, _no_progress, work, after)
