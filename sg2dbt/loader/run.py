@@ -454,13 +454,6 @@ class _EntityLoad:
             if len(page) < PAGE_SIZE:
                 return
 
-    def _lock(self) -> None:
-        if capabilities(self.conn.dialect).advisory_locks:
-            # Two loaders on one warehouse (an overrunning cron job): the second waits for the first, entity by
-            # entity, then starts from the state the first committed. DuckDB and SQLite lock the whole file.
-            self.conn.execute(sa.text("select pg_advisory_xact_lock(hashtext(:key))"),
-                              {"key": f"sg2dbt load {self.state_table.schema}.{self.raw.name}"})
-
 
 SchemaCheck = Callable[[RawLayout, sa.Engine, "str | None"], None]
 # Called inside an entity's transaction once its rows and state are written (``sg2dbt sync`` stores its event

@@ -61,7 +61,9 @@ def _pg_lock(engine: sa.Engine, raw_schema: str | None, timeout: float) -> Itera
                 holder = conn.execute(sa.text(
                     "select a.pid, a.application_name, a.client_addr::text, a.backend_start, a.state "
                     "from pg_locks l join pg_stat_activity a on a.pid = l.pid "
-                    "where l.locktype = 'advisory' and l.granted and l.objid = hashtext(:k)::oid "
+                    "where l.locktype = 'advisory' and l.granted and l.objsubid = 1 "
+                    "and l.classid::bigint = ((hashtext(:k)::bigint >> 32) & 4294967295) "
+                    "and l.objid::bigint = (hashtext(:k)::bigint & 4294967295) "
                     "and l.pid <> pg_backend_pid() limit 1"), {"k": key}).first()
                 who = (f"{holder.application_name or 'a session'} (server pid {holder.pid}, from "
                        f"{holder.client_addr or 'local'}, connected {holder.backend_start:%Y-%m-%d %H:%M:%S %Z}, "

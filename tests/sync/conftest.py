@@ -81,3 +81,27 @@ def write_config(directory: Path, site_url: str, db_url: str, raw_schema: str, *
     path = directory / "sg2dbt.yml"
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     return path
+
+
+def sync_process(config: Path, *args: str, hold_after: int | None = None, held: Path | None = None) -> Any:
+    """``sg2dbt --config CONFIG sync ARGS`` in a real subprocess, optionally held inside its transaction after
+    ``hold_after`` pages (tests/support/crashhold)."""
+    import os
+    import subprocess
+
+    from tests.support.crashhold import command, hold_env
+
+    env = hold_env({**os.environ, "SYNC_TEST_KEY": KEY}, hold_after, held)
+    return subprocess.Popen(command("--config", str(config), "sync", "--json", *args), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(path: Path, proc: Any) -> None:
+    """Until the held process has written ``path`` (it is then blocked in its transaction)."""
+    import time
+
+    while not path.exists():
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"sync ended before the hold point (status {proc.returncode}): {err}{out}")
+        time.sleep(0.05)
