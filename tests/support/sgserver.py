@@ -5,8 +5,7 @@ It speaks the JSON-RPC that ``shotgun_api3.Shotgun`` sends to ``/api3/json`` (``
 site (``error_code`` 102 on a wrong one), and injects faults on chosen ``read`` calls: HTTP 502/503, a
 dropped connection, or a reply slower than the client's timeout. With ``html=True`` it answers every call
 with an HTML page and status 200, as a proxy's login or maintenance page does. ``latency`` delays every reply
-(a real
-site answers in ~150 ms); ``requests`` counts the calls served, by method.
+(a real site answers in ~150 ms); ``requests`` counts the calls served, by method.
 
 Changes made through :meth:`StandInSite.create`, :meth:`~StandInSite.update`, :meth:`~StandInSite.retire` and
 :meth:`~StandInSite.revive` move ``updated_at`` and write EventLogEntry records the way a real site does
