@@ -207,27 +207,28 @@ class DumpSource:
         counts = self.manifest.entities.get(entity) if self.manifest else None
         return counts.started_at if counts else None
 
-    def _file(self, entity: str, retired: bool) -> Path | None:
+    def file(self, entity: str, retired: bool) -> Path | None:
+        """The entity's live (or retired) file; None when there is no retired file and none is expected."""
         for suffix in dump_format.SUFFIXES:
             path = self.directory / dump_format.file_name(entity, retired=retired, suffix=suffix)
             if path.is_file():
                 return path
-        if retired:
-            return None
-        raise LoadError(f"{self.label}: no {entity}.jsonl or {entity}.json (leave the entity out with --ignore)")
+        if not retired:
+            raise LoadError(f"{self.label}: no {entity}.jsonl or {entity}.json (leave the entity out with --ignore)")
+        expected = self._expected(entity, retired)
+        if expected:
+            raise LoadError(f"{self.label}: no {entity}.retired.jsonl, but the manifest lists {expected} "
+                            f"retired records")
+        return None
 
-    def _records(self, entity: str, retired: bool) -> Iterator[Record]:
-        path = self._file(entity, retired)
+    def _expected(self, entity: str, retired: bool) -> int | None:
         counts = self.manifest.entities.get(entity) if self.manifest else None
-        expected = None if counts is None else counts.retired if retired else counts.live
-        if path is None:
-            if expected:
-                raise LoadError(f"{self.label}: no {entity}.retired.jsonl, but the manifest lists {expected} "
-                                f"retired records")
-            return
-        n = 0
-        for n, rec in enumerate(self._read(path), 1):   # noqa: B007 - n counts the records read
-            yield rec
+        return None if counts is None else counts.retired if retired else counts.live
+
+    def check_count(self, entity: str, retired: bool, path: Path, n: int) -> None:
+        """``path`` held ``n`` records: refuse a count the manifest contradicts, or an empty live file that
+        no manifest vouches for (shared by the row path and DuckDB's SQL path)."""
+        expected = self._expected(entity, retired)
         if expected is not None and n != expected:
             raise LoadError(f"{path}: holds {n} records but the dump's manifest says {expected}; the file is "
                             f"incomplete or was changed (dump again)")
@@ -235,6 +236,15 @@ class DumpSource:
             raise LoadError(f"{path}: no records; an empty file is not taken for an empty entity, because a "
                             f"full reload would empty the table (a dump written by `sg2dbt dump` says how many "
                             f"records each file holds; or leave the entity out with --ignore)")
+
+    def _records(self, entity: str, retired: bool) -> Iterator[Record]:
+        path = self.file(entity, retired)
+        if path is None:
+            return
+        n = 0
+        for n, rec in enumerate(self._read(path), 1):   # noqa: B007 - n counts the records read
+            yield rec
+        self.check_count(entity, retired, path, n)
 
     def _read(self, path: Path) -> Iterator[Any]:
         try:

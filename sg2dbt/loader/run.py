@@ -37,9 +37,10 @@ from sg2dbt.core.errors import LoadError, Sg2dbtError, ValueFitError, first_line
 from sg2dbt.core.layout import DEFAULT_RAW_SCHEMA, RawLayout, RawTable, Role
 from sg2dbt.core.secrets import redact
 from sg2dbt.core.values import to_id
+from sg2dbt.loader import duckdb_bulk
 from sg2dbt.loader import state as sync
-from sg2dbt.loader.reader import PAGE_SIZE, SiteSource, Source, chunks, prefetch
-from sg2dbt.loader.writers import Writer, json_as_text, writer_for
+from sg2dbt.loader.reader import PAGE_SIZE, DumpSource, SiteSource, Source, chunks, prefetch
+from sg2dbt.loader.writers import DuckDBWriter, Writer, json_as_text, writer_for
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +192,9 @@ class _EntityLoad:
     """The work for one entity on one connection; see the module docstring for the two modes."""
 
     def __init__(self, conn: sa.Connection, source: Source, raw: RawTable, table: sa.Table,
-                 state_table: sa.Table, options: LoadOptions, progress: ProgressHook) -> None:
+                 state_table: sa.Table, options: LoadOptions, progress: ProgressHook, *, sql_path: bool = True) -> None:
         self.conn = conn
+        self.sql_path = sql_path
         self.source = source
         self.raw = raw
         self.entity = raw.entity.name
@@ -308,6 +310,8 @@ class _EntityLoad:
             log.info("%s: full reload keeps the columns it does not write: %s", self.entity, ", ".join(keep))
         else:
             self.writer.delete_all()
+            if self.sql_path and duckdb_bulk.applies(self.source, self.writer) and self._full_sql(result):
+                return
         live, retired_ids = _PassIds(), _PassIds()
         late: list[Row] = []
         with self._bulk(upsert=bool(keep)) as put:
@@ -333,6 +337,18 @@ class _EntityLoad:
             for ids in chunks(gone):
                 self.writer.delete_ids(ids)
             result.deleted += len(gone)
+
+    def _full_sql(self, result: EntityResult) -> bool:
+        """The dump's files straight into DuckDB (:mod:`sg2dbt.loader.duckdb_bulk`); False if they cannot be."""
+        assert isinstance(self.source, DumpSource) and isinstance(self.writer, DuckDBWriter)
+        updated = self.conv.columns[self.updated_idx] if self.updated_idx is not None else None
+        done = duckdb_bulk.load_full(self.writer, self.raw, self.source, self.loaded_at, updated)
+        if done is None:
+            return False
+        live, retired, self.max_seen = done
+        result.rows, result.retired = live + retired, retired
+        self.progress(self.entity, "rows", result.rows)
+        return True
 
     def _unwritten_columns(self) -> list[str]:
         """Columns of the database table that this load's layout does not fill."""
@@ -479,8 +495,9 @@ def load(engine: sa.Engine, layout: RawLayout, source: Source, options: LoadOpti
     if check is not None:
         check(layout, engine, raw_schema)  # e.g. columns the schema gained or retyped: name the fix
 
-    def work(conn: sa.Connection, raw: RawTable, table: sa.Table, result: EntityResult) -> None:
-        with contextlib.closing(_EntityLoad(conn, source, raw, table, state_table, options, progress)) as job:
+    def work(conn: sa.Connection, raw: RawTable, table: sa.Table, result: EntityResult, sql_path: bool) -> None:
+        with contextlib.closing(_EntityLoad(conn, source, raw, table, state_table, options, progress,
+                                            sql_path=sql_path)) as job:
             job.run(result)
 
     return _each_entity(engine, layout, source, metadata, options, progress, work, after)
@@ -488,9 +505,10 @@ def load(engine: sa.Engine, layout: RawLayout, source: Source, options: LoadOpti
 
 def _each_entity(engine: sa.Engine, layout: RawLayout, source: Source, metadata: sa.MetaData,
                  options: LoadOptions, progress: ProgressHook,
-                 work: Callable[[sa.Connection, RawTable, sa.Table, EntityResult], None],
+                 work: Callable[[sa.Connection, RawTable, sa.Table, EntityResult, bool], None],
                  after: AfterEntity | None) -> LoadSummary:
-    """Run ``work`` for every entity of ``layout``, each in its own transaction, in parallel."""
+    """Run ``work`` for every entity of ``layout``, each in its own transaction, in parallel (``work``'s last
+    argument: whether DuckDB's SQL path may read a dump; an entity it declines runs again without it)."""
     sa_tables = {t.info["sg_entity"]: t for t in metadata.tables.values() if "sg_entity" in t.info}
     summary = LoadSummary(source=source.label, started_at=dt.datetime.now(UTC).isoformat())
     t0 = time.perf_counter()
@@ -501,11 +519,20 @@ def _each_entity(engine: sa.Engine, layout: RawLayout, source: Source, metadata:
         result = EntityResult(entity=raw.entity.name, table=raw.name)
         started = time.perf_counter()
         progress(result.entity, "start", 0)
-        try:
+
+        def attempt(result: EntityResult, sql_path: bool) -> None:
             with engine.connect() as conn, conn.begin():
-                work(conn, raw, sa_tables[raw.entity.name], result)
+                work(conn, raw, sa_tables[raw.entity.name], result, sql_path)
                 if after is not None:
                     after(conn, result)
+
+        try:
+            try:
+                attempt(result, sql_path=True)
+            except duckdb_bulk.SqlPathRefused as exc:   # rolled back: the row path coerces or names the value
+                log.info("%s: DuckDB's SQL path declined (%s); loading through the row path", raw.entity.name, exc)
+                result = EntityResult(entity=raw.entity.name, table=raw.name)
+                attempt(result, sql_path=False)
         except Sg2dbtError as exc:
             result.error = redact(str(exc))
         except sa.exc.SQLAlchemyError as exc:
@@ -551,7 +578,7 @@ def apply_changes(engine: sa.Engine, layout: RawLayout, source: SiteSource, chan
     selected = RawLayout(layout.schema, {name: t for name, t in layout.tables.items() if name in changes})
     metadata, state_table = prepare(engine, selected, raw_schema)
 
-    def work(conn: sa.Connection, raw: RawTable, table: sa.Table, result: EntityResult) -> None:
+    def work(conn: sa.Connection, raw: RawTable, table: sa.Table, result: EntityResult, sql_path: bool) -> None:
         with contextlib.closing(_EntityLoad(conn, source, raw, table, state_table, options, _no_progress)) as job:
             job.apply(changes[raw.entity.name], result)
 

@@ -186,11 +186,8 @@ class DuckDBWriter(BulkWriter):
         select = ", ".join(f"{q}::JSON" if c.logical is Logical.JSON else q
                            for c, q in zip(self.columns, self.q_columns, strict=True))
         self._path = spool.new_file(conn.engine.url.database)   # beside the database; stale ones removed
-        self._insert = (f"INSERT INTO {self.q_table} ({', '.join(self.q_columns)}) SELECT {select} "
-                        f"FROM read_json({_sql_string(self._path)}, format = 'newline_delimited', "
+        self._select = (f"SELECT {select} FROM read_json({_sql_string(self._path)}, format = 'newline_delimited', "
                         f"columns = {{{spec}}})")
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in self.q_columns[1:])
-        self._upsert = f"{self._insert} ON CONFLICT ({self.q_columns[0]}) DO UPDATE SET {updates}"
 
     @contextlib.contextmanager
     def bulk(self, upsert: bool) -> Iterator[Callable[[list[Row]], None]]:
@@ -205,7 +202,15 @@ class DuckDBWriter(BulkWriter):
 
             yield put
         if written:
-            self.raw.execute(self._upsert if upsert else self._insert)
+            self.insert_select(self._select, upsert=upsert)
+
+    def insert_select(self, select: str, *, upsert: bool) -> int:
+        """Insert (or upsert by id) the rows of ``select``, whose columns are :attr:`columns`; returns how many."""
+        sql = f"INSERT INTO {self.q_table} ({', '.join(self.q_columns)}) {select}"
+        if upsert:
+            updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in self.q_columns[1:])
+            sql += f" ON CONFLICT ({self.q_columns[0]}) DO UPDATE SET {updates}"
+        return int(self.raw.execute(sql).fetchone()[0])
 
     def close(self) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -1,0 +1,216 @@
+"""DuckDB's bulk path for dumps: one ``INSERT ... SELECT`` over ``read_json`` of the dump file itself.
+
+The row path parses every record in Python, converts it, encodes it as JSON again and hands the file to
+``read_json``: Python's JSON work is most of the time, and DuckDB's own reader does the same parsing in C++ on
+every core. Here each field is read as a raw JSON value and converted in SQL, in ONE statement per file.
+
+The value rules still hold because SQL converts only what is already in stored form, the values
+:mod:`sg2dbt.core.values` would return unchanged (an int in 64 bits for a bigint, a JSON string for text,
+a ``{type, id}`` object with an int id for a link, a 'YYYY-MM-DD' string for a date, ...). The checks are
+stricter than the rules, never looser. Any other value (a numeric string to coerce, a value to refuse) makes
+the statement fail on purpose (``error()``), as does anything DuckDB's reader refuses (invalid JSON, a lone
+surrogate) or the table refuses (a duplicate id): DuckDB aborts the transaction, and the loader reloads the
+entity in a new transaction through the row path, which coerces the value or refuses it with the same
+message naming entity, id and field as ever. So a dump is read by SQL when every value is clean, and by the
+row path otherwise; the rows stored are the same either way (tests/loader/test_duckdb_bulk.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sg2dbt.core.layout import RawColumn, RawTable, Role
+from sg2dbt.core.typemap import Logical, Shape
+from sg2dbt.loader.reader import DumpSource
+from sg2dbt.loader.writers import DuckDBWriter, Writer
+
+# The message of the deliberate failure; the loader recognises it in DuckDB's error.
+NOT_STORED_FORM = "sg2dbt: value not in stored form"
+_FAIL = f"error('{NOT_STORED_FORM}')"
+_DATE = r"'[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])'"
+_TIMESTAMP = (r"'[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+              r"(\.[0-9]{3}|\.[0-9]{6})?'")
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _checked(j: str, ok: str, value: str) -> str:
+    """``value`` where ``j`` is JSON null or missing (NULL) or passes ``ok``; the deliberate failure otherwise."""
+    return f"CASE WHEN {j} IS NULL THEN NULL WHEN {ok} THEN {value} ELSE {_FAIL} END"
+
+
+def _canonical_int(text: str) -> str:
+    """The JSON text ``text`` is an integer in 64 bits, written the one way Python writes it: a float
+    ('3.0'), a string ('"3"'), '-0' or an overflow does not read back as the same text."""
+    return f"TRY_CAST({text} AS BIGINT)::VARCHAR = {text}"
+
+
+def _plain_string(text: str) -> str:
+    """The JSON text is a string without escapes: its characters are the value's (``text[2:-2]``)."""
+    return f"starts_with({text}, '\"') AND NOT contains({text}, '\\')"
+
+
+def _value(j: str, logical: Logical) -> str:
+    text = f"({j}::VARCHAR)"
+    s = f"{text}[2:-2]"
+    if logical is Logical.BIGINT:
+        return _checked(j, _canonical_int(text), f"{text}::BIGINT")
+    if logical is Logical.DOUBLE:
+        # a JSON float (finite), or an int a double holds exactly (at most 15 digits < 2**53)
+        return _checked(j, f"NOT starts_with({text}, '\"') AND isfinite(TRY_CAST({text} AS DOUBLE)) AND "
+                           f"(length({text}) <= 15 OR contains({text}, '.') OR contains(lower({text}), 'e'))",
+                        f"{text}::DOUBLE")
+    if logical is Logical.BOOLEAN:
+        return _checked(j, f"{text} IN ('true', 'false')", f"{text}::BOOLEAN")
+    if logical is Logical.TEXT:
+        # a string with escapes is decoded by DuckDB's JSON reader; one holding a NUL (no warehouse stores
+        # it) is written back as \u0000
+        return _checked(j, f"starts_with({text}, '\"') AND NOT contains({text}, '\\u0000')",
+                        f"CASE WHEN contains({text}, '\\') THEN {j} ->> '$' ELSE {s} END")
+    if logical is Logical.DATE:
+        return _checked(j, f"{_plain_string(text)} AND regexp_full_match({s}, {_DATE}) AND {s} >= '0001' "
+                           f"AND TRY_CAST({s} AS DATE) IS NOT NULL", f"{s}::DATE")
+    if logical is Logical.TIMESTAMPTZ:
+        # naive = UTC (as the rule says), whatever the session's TimeZone; years 2-9998 only, so that no
+        # offset can take the instant outside what the rule (Python's datetime) holds
+        naive = f"regexp_full_match({s}, {_TIMESTAMP})"
+        zoned = f"regexp_full_match({s}, {_TIMESTAMP[:-1]}(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])')"
+        value = f"CASE WHEN {naive} THEN {s} || '+00:00' ELSE {s} END"
+        ok = (f"{_plain_string(text)} AND {s} >= '0002' AND {s} < '9999' AND ({zoned} OR {naive}) "
+              f"AND TRY_CAST({value} AS TIMESTAMPTZ) IS NOT NULL")
+        return _checked(j, ok, f"CAST({value} AS TIMESTAMPTZ)")
+    if logical is Logical.JSON:
+        # NaN/Infinity (which DuckDB's reader accepts) and escapes (a NUL among them) take the row path
+        return _checked(j, f"NOT contains({text}, 'NaN') AND NOT contains({text}, 'Infinity') "
+                           f"AND NOT contains({text}, '\\u')", j)
+    raise KeyError(logical)   # a new logical type needs its SQL here (never a silent fallback)
+
+
+# Links are read as structs of raw JSON values: a link that is not an object (a multi-entity value that is
+# not a list of objects) fails the read itself; missing keys read as NULL, extra keys ("name") are ignored.
+LINK_READ = "STRUCT(id JSON, type JSON)"
+LINKS_READ = f"{LINK_READ}[]"
+
+
+def _link(j: str) -> str:
+    """An entity link as a struct (id, type), checked once for both columns."""
+    rid, link_type = f"({j}.id::VARCHAR)", f"({j}.type::VARCHAR)"
+    ok = f"{_canonical_int(rid)} AND {_plain_string(link_type)}"
+    return _checked(j, ok, f"{{'id': {rid}::BIGINT, 'type': {link_type}[2:-2]}}")
+
+
+def _links(j: str, ids: str, types: str) -> str:
+    """A multi-entity list as a struct (ids, types) of comma-joined texts, from the lists of the links' raw
+    JSON ids and types (``ids``, ``types``, computed once below). The ids must each read back as the same
+    canonical int; the types must each be a plain JSON string (no escape, quote or comma), which is so exactly
+    when re-quoting the unquoted joined list between its commas gives the same text back."""
+    n = f"len({j})"
+    joined_ids, joined_types = f"array_to_string({ids}, ',')", f"array_to_string({types}, ',')"
+    bare = f"replace({joined_types}, '\"', '')"
+    ok = (f"list_count({ids}) = {n} AND list_count({types}) = {n} "
+          f"AND array_to_string(TRY_CAST({ids} AS BIGINT[]), ',') = {joined_ids} "
+          f"AND NOT contains({joined_types}, '\\') AND '\"' || replace({bare}, ',', '\",\"') || '\"' = {joined_types}")
+    return (f"CASE WHEN {j} IS NULL OR {n} = 0 THEN NULL WHEN {ok} THEN {{'ids': {joined_ids}, 'types': {bare}}} "
+            f"ELSE {_FAIL} END")
+
+
+def select_sql(table: RawTable, columns: Sequence[RawColumn], path: str, *, retired: bool,
+               loaded_at: dt.datetime) -> str:
+    """``SELECT`` the dump file ``path`` as rows of ``columns`` (the row converter's order).
+
+    Three levels, so that no piece is computed twice: the read (every field as raw JSON, links as structs
+    of raw JSON), the lists of a multi-entity field's ids and types, then one checked expression per field
+    (a struct for the two columns of a link field), unpacked into the columns at the top.
+    """
+    fields = [(name, rf) for name, rf in table.fields.items() if rf.columns]
+    spec = ", ".join(f"{_str(name)}: '{_READ.get(rf.shape, 'JSON')}'" for name, rf in fields)
+    lists: list[str] = []
+    checked: list[str] = []
+    out: dict[str, str] = {}
+    for i, (name, rf) in enumerate(fields):
+        j, v = _q(name), f"_v{i}"   # v: the field's checked value; SG field names never start with '_v'
+        if rf.shape is Shape.ENTITY:
+            checked.append(f"{_link(j)} AS {v}")
+            out[rf.column(Role.LINK_ID).name], out[rf.column(Role.LINK_TYPE).name] = f"{v}.id", f"{v}.type"
+        elif rf.shape is Shape.MULTI_ENTITY:
+            lists += [f"list_transform({j}, lambda x: x.id::VARCHAR) AS _i{i}",
+                      f"list_transform({j}, lambda x: x.type::VARCHAR) AS _t{i}"]
+            checked.append(f"{_links(j, f'_i{i}', f'_t{i}')} AS {v}")
+            out[rf.column(Role.LINK_IDS).name], out[rf.column(Role.LINK_TYPE).name] = f"{v}.ids", f"{v}.types"
+        elif name == "id":
+            text = f"({j}::VARCHAR)"
+            checked.append(f"CASE WHEN {_canonical_int(text)} THEN {text}::BIGINT ELSE {_FAIL} END AS {v}")
+            out[rf.column(Role.ID).name] = v
+        else:
+            checked.append(f"{_value(j, rf.column(Role.VALUE).logical)} AS {v}")
+            out[rf.column(Role.VALUE).name] = v
+    for c in columns:
+        if c.role is Role.RETIRED:
+            out[c.name] = "TRUE" if retired else "FALSE"
+        elif c.role is Role.LOADED_AT:
+            out[c.name] = f"CAST({_str(loaded_at.astimezone(dt.timezone.utc).isoformat())} AS TIMESTAMPTZ)"
+    read = (f"read_json({_str(path)}, format = 'newline_delimited', columns = {{{spec}}}, "
+            f"maximum_object_size = 1073741824)")
+    return (f"SELECT {', '.join(out[c.name] for c in columns)} FROM (SELECT {', '.join(checked)} FROM "
+            f"(SELECT {', '.join(['*', *lists])} FROM {read}))")
+
+
+_READ = {Shape.ENTITY: LINK_READ, Shape.MULTI_ENTITY: LINKS_READ}
+
+
+class SqlPathRefused(Exception):   # not an error the user sees: the row path takes over
+    """DuckDB refused the SQL path's statement (a value not in stored form, a record the reader or the table
+    refuses); its transaction is aborted, and the entity is loaded again through the row path."""
+
+
+def applies(source: Any, writer: Writer) -> bool:
+    """Whether a full load of this entity can take the SQL path: a dump read into DuckDB."""
+    return isinstance(source, DumpSource) and isinstance(writer, DuckDBWriter)
+
+
+def load_full(writer: DuckDBWriter, table: RawTable, source: DumpSource, loaded_at: dt.datetime,
+              updated: RawColumn | None) -> tuple[int, int, dt.datetime | None] | None:
+    """Insert the live then the retired file into the emptied table (a record in both is stored as its retired
+    read, as the row path does). Returns (live rows, retired rows, newest live ``updated_at``).
+
+    None, having done nothing, when the files are not JSON lines (a ``.json`` list takes the row path).
+    Raises :class:`SqlPathRefused` when DuckDB refuses a statement (the caller retries with the row path) and
+    the dump's own errors (a missing file, a count the manifest contradicts) as the row path would.
+    """
+    import duckdb
+
+    entity = table.entity.name
+    paths = [source.file(entity, False), source.file(entity, True)]
+    if any(p is not None and p.suffix != ".jsonl" for p in paths):
+        return None
+    counts: list[int] = []
+    newest: dt.datetime | None = None
+    for retired, path in zip((False, True), paths, strict=True):
+        if path is None:
+            counts.append(0)
+            continue
+        select = select_sql(table, writer.columns, str(path), retired=retired, loaded_at=loaded_at)
+        try:
+            if retired:   # a record read live then retired: the retired read replaces it
+                writer.raw.execute(f"DELETE FROM {writer.q_table} WHERE {writer.q_columns[0]} IN (SELECT TRY_CAST("
+                                   f"id::VARCHAR AS BIGINT) FROM read_json({_str(str(path))}, format = "
+                                   f"'newline_delimited', columns = {{'id': 'JSON'}}, maximum_object_size = "
+                                   f"1073741824))")
+            # a plain insert: the primary key refuses an id twice in one file, as the row path does
+            n = writer.insert_select(select, upsert=False)
+            if not retired and updated is not None:
+                newest = writer.raw.execute(f"SELECT max({_q(updated.name)}) FROM {writer.q_table}").fetchone()[0]
+        except (duckdb.Error, UnicodeDecodeError) as exc:
+            # UnicodeDecodeError: DuckDB's message quoting the bad record can end inside a UTF-8 character
+            raise SqlPathRefused(str(exc).splitlines()[0][:200]) from None
+        source.check_count(entity, retired, path, n)
+        counts.append(n)
+    return counts[0], counts[1], newest
