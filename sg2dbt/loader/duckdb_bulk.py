@@ -71,22 +71,19 @@ def _value(j: str, logical: Logical) -> str:
     if logical is Logical.BOOLEAN:
         return _checked(j, f"{text} IN ('true', 'false')", f"{text}::BOOLEAN")
     if logical is Logical.TEXT:
-        # a string with escapes is decoded by DuckDB's JSON reader; one holding a NUL (no warehouse stores
-        # it) is written back as \u0000
-        return _checked(j, f"starts_with({text}, '\"') AND NOT contains({text}, '\\u0000')",
-                        f"CASE WHEN contains({text}, '\\') THEN {j} ->> '$' ELSE {s} END")
+        # escapes are decoded by DuckDB's JSON reader; a NUL (which no warehouse stores) shows as \u0000
+        return _checked(j, f"starts_with({text}, '\"') AND NOT contains({text}, '\\u0000')", f"({j} ->> '$')")
     if logical is Logical.DATE:
         return _checked(j, f"{_plain_string(text)} AND regexp_full_match({s}, {_DATE}) AND {s} >= '0001' "
                            f"AND TRY_CAST({s} AS DATE) IS NOT NULL", f"{s}::DATE")
     if logical is Logical.TIMESTAMPTZ:
-        # naive = UTC (as the rule says), whatever the session's TimeZone; years 2-9998 only, so that no
-        # offset can take the instant outside what the rule (Python's datetime) holds
-        naive = f"regexp_full_match({s}, {_TIMESTAMP})"
-        zoned = f"regexp_full_match({s}, {_TIMESTAMP[:-1]}(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])')"
-        value = f"CASE WHEN {naive} THEN {s} || '+00:00' ELSE {s} END"
-        ok = (f"{_plain_string(text)} AND {s} >= '0002' AND {s} < '9999' AND ({zoned} OR {naive}) "
-              f"AND TRY_CAST({value} AS TIMESTAMPTZ) IS NOT NULL")
-        return _checked(j, ok, f"CAST({value} AS TIMESTAMPTZ)")
+        # one pattern (an optional Z or +HH:MM offset); naive = UTC (as the rule says) whatever the session's
+        # TimeZone (the naive forms are the 19, 23 and 26 character ones); years 2-9998 only, so that no offset
+        # can take the instant outside what the rule (Python's datetime) holds; an impossible day fails the cast
+        pattern = f"{_TIMESTAMP[:-1]}(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?'"
+        well_formed = f"{_plain_string(text)} AND {s} >= '0002' AND {s} < '9999' AND regexp_full_match({s}, {pattern})"
+        value = f"TRY_CAST({s} || CASE WHEN length({s}) IN (19, 23, 26) THEN '+00:00' ELSE '' END AS TIMESTAMPTZ)"
+        return f"CASE WHEN {j} IS NULL THEN NULL ELSE coalesce(CASE WHEN {well_formed} THEN {value} END, {_FAIL}) END"
     if logical is Logical.JSON:
         # NaN/Infinity (which DuckDB's reader accepts) and escapes (a NUL among them) take the row path
         return _checked(j, f"NOT contains({text}, 'NaN') AND NOT contains({text}, 'Infinity') "
