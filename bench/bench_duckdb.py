@@ -84,7 +84,8 @@ def native(dump: Path, db: Path) -> float:
 
 
 def cli(dump_dir: Path, db: Path) -> float:
-    cmd = [sys.executable, "-c", "from sg2dbt.cli import main; main()", "load", "--schema", str(SCHEMA_JSON), "--only", "Shot",
+    cmd = [sys.executable, "-c", "from sg2dbt.cli import main; main()", "load", "--schema", str(SCHEMA_JSON),
+           "--only", "Shot",
            "--from-dump", str(dump_dir), "--db", f"duckdb:///{_fresh(db)}", "--quiet"]
     env = dict(os.environ, PYTHONPATH=str(REPO))
     t0 = time.perf_counter()
@@ -139,7 +140,7 @@ def markdown(r: dict[str, Any]) -> str:
     med, rps, vs, per = r["seconds_median"], r["rows_per_s"], r["speed_vs_native"], r["per_round_vs_native"]
     lines = [SECTION, "",
              f"`python bench/bench_duckdb.py` on x86_64 (2 cores shared with other work; load average "
-             f"{min(r['load_average'])}–{max(r['load_average'])} during the run), DuckDB {duckdb.__version__}. "
+             f"{min(r['load_average'])}-{max(r['load_average'])} during the run), DuckDB {duckdb.__version__}. "
              f"{r['rows']:,} Shot records of the shared real schema as `sg2dbt dump` writes them "
              f"({r['dump_mb']} MB of JSON lines); medians of {r['rounds']} rounds, each path into a fresh database "
              f"file, side by side in each round.", "",

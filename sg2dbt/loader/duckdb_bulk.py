@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from sg2dbt.core.layout import RawColumn, RawTable, Role
@@ -173,41 +174,38 @@ def applies(source: Any, writer: Writer) -> bool:
     return isinstance(source, DumpSource) and isinstance(writer, DuckDBWriter)
 
 
-def load_full(writer: DuckDBWriter, table: RawTable, source: DumpSource, loaded_at: dt.datetime,
-              updated: RawColumn | None) -> tuple[int, int, dt.datetime | None] | None:
-    """Insert the live then the retired file into the emptied table (a record in both is stored as its retired
-    read, as the row path does). Returns (live rows, retired rows, newest live ``updated_at``).
+def dump_files(source: DumpSource, entity: str) -> list[tuple[bool, Path]] | None:
+    """The entity's live and retired files, as (retired, path); None when they are not all JSON lines (a
+    ``.json`` list takes the row path). Raises the dump's own errors (a missing file) as the row path does."""
+    paths = [(False, source.file(entity, False)), (True, source.file(entity, True))]
+    found = [(retired, p) for retired, p in paths if p is not None]
+    return None if any(p.suffix != ".jsonl" for _, p in found) else found
 
-    None, having done nothing, when the files are not JSON lines (a ``.json`` list takes the row path).
-    Raises :class:`SqlPathRefused` when DuckDB refuses a statement (the caller retries with the row path) and
-    the dump's own errors (a missing file, a count the manifest contradicts) as the row path would.
+
+def insert_file(writer: DuckDBWriter, table: RawTable, path: Path, *, retired: bool,
+                loaded_at: dt.datetime) -> int:
+    """Insert one dump file into the table (emptied for this full load; the live file first). A record read
+    live then retired is stored as its retired read, as on the row path. Returns the records inserted.
+
+    Raises :class:`SqlPathRefused` when DuckDB refuses a statement (the caller retries with the row path).
     """
     import duckdb
 
-    entity = table.entity.name
-    paths = [source.file(entity, False), source.file(entity, True)]
-    if any(p is not None and p.suffix != ".jsonl" for p in paths):
-        return None
-    counts: list[int] = []
-    newest: dt.datetime | None = None
-    for retired, path in zip((False, True), paths, strict=True):
-        if path is None:
-            counts.append(0)
-            continue
-        select = select_sql(table, writer.columns, str(path), retired=retired, loaded_at=loaded_at)
-        try:
-            if retired:   # a record read live then retired: the retired read replaces it
-                writer.raw.execute(f"DELETE FROM {writer.q_table} WHERE {writer.q_columns[0]} IN (SELECT TRY_CAST("
-                                   f"id::VARCHAR AS BIGINT) FROM read_json({_str(str(path))}, format = "
-                                   f"'newline_delimited', columns = {{'id': 'JSON'}}, maximum_object_size = "
-                                   f"1073741824))")
-            # a plain insert: the primary key refuses an id twice in one file, as the row path does
-            n = writer.insert_select(select, upsert=False)
-            if not retired and updated is not None:
-                newest = writer.raw.execute(f"SELECT max({_q(updated.name)}) FROM {writer.q_table}").fetchone()[0]
-        except (duckdb.Error, UnicodeDecodeError) as exc:
-            # UnicodeDecodeError: DuckDB's message quoting the bad record can end inside a UTF-8 character
-            raise SqlPathRefused(str(exc).splitlines()[0][:200]) from None
-        source.check_count(entity, retired, path, n)
-        counts.append(n)
-    return counts[0], counts[1], newest
+    read_ids = (f"SELECT TRY_CAST(id::VARCHAR AS BIGINT) FROM read_json({_str(str(path))}, format = "
+                f"'newline_delimited', columns = {{'id': 'JSON'}}, maximum_object_size = 1073741824)")
+    try:
+        if retired:
+            writer.raw.execute(f"DELETE FROM {writer.q_table} WHERE {writer.q_columns[0]} IN ({read_ids})")
+        # a plain insert: the primary key refuses an id twice in one file, as the row path does
+        return writer.insert_select(select_sql(table, writer.columns, str(path), retired=retired,
+                                               loaded_at=loaded_at), upsert=False)
+    except (duckdb.Error, UnicodeDecodeError) as exc:
+        # UnicodeDecodeError: DuckDB's message quoting the bad record can end inside a UTF-8 character
+        raise SqlPathRefused(str(exc).splitlines()[0][:200]) from None
+
+
+def newest(writer: DuckDBWriter, column: RawColumn) -> dt.datetime | None:
+    """The newest value of ``column`` in the table (after the live file: the pass's newest ``updated_at``)."""
+    value: dt.datetime | None = writer.raw.execute(
+        f"SELECT max({_q(column.name)}) FROM {writer.q_table}").fetchone()[0]
+    return value

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -341,14 +342,25 @@ class _EntityLoad:
     def _full_sql(self, result: EntityResult) -> bool:
         """The dump's files straight into DuckDB (:mod:`sg2dbt.loader.duckdb_bulk`); False if they cannot be."""
         assert isinstance(self.source, DumpSource) and isinstance(self.writer, DuckDBWriter)
-        updated = self.conv.columns[self.updated_idx] if self.updated_idx is not None else None
-        done = duckdb_bulk.load_full(self.writer, self.raw, self.source, self.loaded_at, updated)
-        if done is None:
+        files = duckdb_bulk.dump_files(self.source, self.entity)
+        if files is None:
             return False
-        live, retired, self.max_seen = done
-        result.rows, result.retired = live + retired, retired
-        self.progress(self.entity, "rows", result.rows)
+        for retired, path in files:
+            n = self._insert_file(path, retired)
+            self.source.check_count(self.entity, retired, path, n)
+            result.rows += n
+            if retired:
+                result.retired += n
+            elif self.updated_idx is not None:
+                self.max_seen = duckdb_bulk.newest(self.writer, self.conv.columns[self.updated_idx])
         return True
+
+    def _insert_file(self, path: Path, retired: bool) -> int:
+        """One dump file through DuckDB's SQL path: the unit of work a page is on the row path."""
+        assert isinstance(self.writer, DuckDBWriter)
+        n = duckdb_bulk.insert_file(self.writer, self.raw, path, retired=retired, loaded_at=self.loaded_at)
+        self.progress(self.entity, "rows", n)
+        return n
 
     def _unwritten_columns(self) -> list[str]:
         """Columns of the database table that this load's layout does not fill."""

@@ -42,12 +42,9 @@ def _install(after: int, held: str) -> None:
 
     written = 0
     lock = threading.Lock()
-    original = _EntityLoad._write
 
-    @functools.wraps(original)
-    def write_then_hold(self: Any, *args: Any, **kwargs: Any) -> None:
+    def count_then_hold() -> None:
         nonlocal written
-        original(self, *args, **kwargs)
         with lock:
             written += 1
             hold = written == after
@@ -56,7 +53,24 @@ def _install(after: int, held: str) -> None:
             while os.path.exists(held):
                 time.sleep(0.05)
 
+    original = _EntityLoad._write
+
+    @functools.wraps(original)
+    def write_then_hold(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        count_then_hold()
+
+    # DuckDB's SQL path for dumps writes a whole file at a time: each file counts as one page
+    original_file = _EntityLoad._insert_file
+
+    @functools.wraps(original_file)
+    def insert_file_then_hold(self: Any, *args: Any, **kwargs: Any) -> int:
+        n: int = original_file(self, *args, **kwargs)
+        count_then_hold()
+        return n
+
     _EntityLoad._write = write_then_hold  # type: ignore[method-assign]
+    _EntityLoad._insert_file = insert_file_then_hold  # type: ignore[method-assign]
 
 
 def main() -> None:
