@@ -33,19 +33,21 @@ class Capabilities:
     advisory_locks: bool           # named locks a transaction can hold (DuckDB and SQLite lock the file)
     identifier_limit: int | None   # bytes; None: no documented limit
     default_schema: str | None     # where unqualified tables go
+    column_limit: int | None = None   # columns one table may have; None: none a SG entity reaches
 
 
 _CAPABILITIES: dict[str, Capabilities] = {
     "postgresql": Capabilities("postgresql", schemas=True, upsert="on_conflict", parallel_writers=True,
-                               advisory_locks=True, identifier_limit=63, default_schema="public"),
+                               advisory_locks=True, identifier_limit=63, default_schema="public",
+                               column_limit=1600),
     "duckdb": Capabilities("duckdb", schemas=True, upsert="on_conflict", parallel_writers=True,
                            advisory_locks=False, identifier_limit=None, default_schema="main"),
     "sqlite": Capabilities("sqlite", schemas=False, upsert="on_conflict", parallel_writers=False,
-                           advisory_locks=False, identifier_limit=None, default_schema=None),
+                           advisory_locks=False, identifier_limit=None, default_schema=None, column_limit=2000),
     "mysql": Capabilities("mysql", schemas=True, upsert="on_duplicate_key", parallel_writers=True,
-                          advisory_locks=False, identifier_limit=64, default_schema=None),
+                          advisory_locks=False, identifier_limit=64, default_schema=None, column_limit=1017),
     "mariadb": Capabilities("mariadb", schemas=True, upsert="on_duplicate_key", parallel_writers=True,
-                            advisory_locks=False, identifier_limit=64, default_schema=None),
+                            advisory_locks=False, identifier_limit=64, default_schema=None, column_limit=1017),
 }
 
 # The databases sg2dbt writes DDL for and loads into (tested on each).
@@ -87,3 +89,21 @@ def upsert_statement(dialect: sa.Dialect, table: sa.Table, key: str, columns: It
         return stmt.on_conflict_do_update(index_elements=[table.c[key]],
                                           set_={c: stmt.excluded[c] for c in columns if c != key})
     return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in columns if c != key})
+
+
+def too_wide(table: sa.Table, dialect: sa.Dialect | str) -> str | None:
+    """Why ``table`` cannot be created on ``dialect`` (more columns than it allows), or None.
+
+    PostgreSQL holds at most 1,600 columns in a table, InnoDB (MySQL, MariaDB) 1,017, SQLite 2,000 by
+    default. An entity that wide fails alone (its DDL left out, its load failed) with this message, which
+    says how many fields to leave out; every other entity is created and loaded.
+    """
+    limit = capabilities(dialect).column_limit
+    n = len(table.columns)
+    if limit is None or n <= limit:
+        return None
+    entity = table.info.get("sg_entity", table.name)
+    name = dialect if isinstance(dialect, str) else dialect.name
+    return (f"entity {entity!r}: its raw table needs {n:,} columns, more than {name} allows in one table "
+            f"({limit:,}); leave at least {n - limit:,} columns out with --ignore-field {entity}.FIELD (a link "
+            f"field takes two), or the entity with --ignore {entity}")

@@ -25,7 +25,7 @@ import operator
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +126,14 @@ def _lock_holder(conn: sa.Connection, key: dict[str, str]) -> str:
             f"user {row.usename!r}, client {row.client_addr or 'local socket'}{since})")
 
 
+def _too_wide(metadata: sa.MetaData) -> dict[str, str]:
+    """Entities whose tables the database cannot hold (not created by :func:`prepare`), and why."""
+    from sg2dbt.emit.rawdb import TOO_WIDE
+
+    wide: dict[str, str] = metadata.info[TOO_WIDE]
+    return wide
+
+
 def prepare(engine: sa.Engine, layout: RawLayout, schema: str | None) -> tuple[sa.MetaData, sa.Table]:
     """Create the raw schema, any missing raw tables and the sync table (existing ones are left alone).
 
@@ -138,7 +146,7 @@ def prepare(engine: sa.Engine, layout: RawLayout, schema: str | None) -> tuple[s
     try:
         with engine.begin() as conn:
             ddl_lock(conn, schema)   # loaders started together on a fresh database: one creates, the others see
-            metadata.create_all(conn)
+            metadata.create_all(conn, tables=[state_table])
     except sa.exc.SQLAlchemyError as exc:
         raise LoadError(f"cannot create the sync table: {first_line(exc)}") from None
     return metadata, state_table
@@ -504,8 +512,10 @@ def load(engine: sa.Engine, layout: RawLayout, source: Source, options: LoadOpti
     caps = capabilities(engine.dialect)
     raw_schema = options.raw_schema if caps.schemas else None
     metadata, state_table = prepare(engine, layout, raw_schema)
-    if check is not None:
-        check(layout, engine, raw_schema)  # e.g. columns the schema gained or retyped: name the fix
+    too_wide = _too_wide(metadata)
+    if check is not None:   # e.g. columns the schema gained or retyped: name the fix
+        check(replace(layout, tables={k: v for k, v in layout.tables.items() if k not in too_wide}), engine,
+              raw_schema)
 
     def work(conn: sa.Connection, raw: RawTable, table: sa.Table, result: EntityResult, sql_path: bool) -> None:
         with contextlib.closing(_EntityLoad(conn, source, raw, table, state_table, options, progress,
@@ -521,6 +531,7 @@ def _each_entity(engine: sa.Engine, layout: RawLayout, source: Source, metadata:
                  after: AfterEntity | None) -> LoadSummary:
     """Run ``work`` for every entity of ``layout``, each in its own transaction, in parallel (``work``'s last
     argument: whether DuckDB's SQL path may read a dump; an entity it declines runs again without it)."""
+    too_wide = _too_wide(metadata)
     sa_tables = {t.info["sg_entity"]: t for t in metadata.tables.values() if "sg_entity" in t.info}
     summary = LoadSummary(source=source.label, started_at=dt.datetime.now(UTC).isoformat())
     t0 = time.perf_counter()
@@ -528,7 +539,9 @@ def _each_entity(engine: sa.Engine, layout: RawLayout, source: Source, metadata:
     workers = max(1, options.workers) if capabilities(engine.dialect).parallel_writers else 1
 
     def one(raw: RawTable) -> EntityResult:
-        result = EntityResult(entity=raw.entity.name, table=raw.name)
+        result = EntityResult(entity=raw.entity.name, table=raw.name, error=too_wide.get(raw.entity.name))
+        if result.error:
+            return result
         started = time.perf_counter()
         progress(result.entity, "start", 0)
 

@@ -8,8 +8,13 @@ from pathlib import Path
 import click
 
 from sg2dbt.cli.commands.options import NeededOption, db_option, raw_schema_option, read_schema, schema_options
+from sg2dbt.core.errors import Sg2dbtError
 from sg2dbt.core.layout import plan
+from sg2dbt.emit.ddl import too_wide_tables
+from sg2dbt.emit.metadata import build_metadata
 from sg2dbt.emit.project import ADAPTERS, ProjectOptions, build_project, create_raw_tables
+from sg2dbt.emit.project.render import RAW_DDL
+from sg2dbt.emit.rawdb import TOO_WIDE
 
 
 @click.command()
@@ -32,7 +37,11 @@ def build(out: str, adapter: str, source_name: str, raw_schema: str, project_nam
     options = ProjectOptions(adapter=adapter, source_name=source_name, raw_schema=raw_schema,
                              project_name=project_name, name_by_display=name_by_display,
                              db_path=Path(db_path) if db_path else None)
-    report = build_project(read_schema(**schema_opts), out, options)  # type: ignore[arg-type]
+    schema = read_schema(**schema_opts)  # type: ignore[arg-type]
+    report = build_project(schema, out, options)
+    if options.adapter != "spark":   # an entity the target cannot hold: the project is fine, its raw DDL lacks it
+        for why in too_wide_tables(build_metadata(plan(schema), options.raw_schema), options.dialect):
+            click.echo(f"sg2dbt: warning: {why} (left out of {RAW_DDL})", err=True)
     for rel in report.kept_edited:
         click.echo(f"kept {rel}: edited since sg2dbt generated it (delete it to regenerate)", err=True)
     click.echo(f"{out}: {len(report.written)} written, {len(report.unchanged)} unchanged, "
@@ -46,4 +55,9 @@ def build(out: str, adapter: str, source_name: str, raw_schema: str, project_nam
 def init_db(url: str, raw_schema: str, **schema_opts: object) -> None:
     """Create the raw tables (and their schema) on a database; existing tables are left alone."""
     metadata = create_raw_tables(plan(read_schema(**schema_opts)), url, raw_schema)  # type: ignore[arg-type]
-    click.echo(f"raw tables ready: {len(metadata.tables)} in schema {raw_schema}", err=True)
+    wide = sorted(metadata.info[TOO_WIDE].values())
+    click.echo(f"raw tables ready: {len(metadata.tables) - len(wide)} in schema {raw_schema}", err=True)
+    for why in wide[1:]:
+        click.echo(f"sg2dbt: error: {why}", err=True)
+    if wide:
+        raise Sg2dbtError(wide[0])

@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from sg2dbt.cli.commands.options import ENV_RAW_SCHEMA, read_schema, schema_options
+from sg2dbt.core.errors import Sg2dbtError
 from sg2dbt.core.layout import DEFAULT_RAW_SCHEMA, plan
 from sg2dbt.core.output import GENERATED_MARK, write_generated
-from sg2dbt.emit.ddl import DIALECTS, create_statements
+from sg2dbt.emit.ddl import DIALECTS, create_statements, too_wide_tables
 from sg2dbt.emit.metadata import build_metadata
 from sg2dbt.emit.script import render_script
 
@@ -39,9 +40,15 @@ def ddl(dialect: str, raw_schema: str | None, out: str | None, force: bool, **sc
     if raw_schema is None:
         raw_schema = "" if dialect == "sqlite" else DEFAULT_RAW_SCHEMA
     layout = plan(read_schema(**schema_opts))  # type: ignore[arg-type]
-    text = create_statements(build_metadata(layout, raw_schema or None), dialect)
+    metadata = build_metadata(layout, raw_schema or None)
+    text = create_statements(metadata, dialect)
     if out:
         write_generated(out, f"-- Raw tables of a ShotGrid schema ({dialect}), {GENERATED_MARK} ddl.\n{text}",
                         force=force)
     else:
         click.echo(text, nl=False)
+    wide = too_wide_tables(metadata, dialect)   # left out of the script: fail after printing the rest
+    for why in wide[1:]:
+        click.echo(f"sg2dbt: error: {why}", err=True)
+    if wide:
+        raise Sg2dbtError(wide[0])
