@@ -28,6 +28,7 @@ from sg2dbt.core.errors import LoadError, ValueFitError
 from sg2dbt.core.secrets import redacted_first_line
 from sg2dbt.core.values import to_utc
 from sg2dbt.loader import dump as dump_format
+from sg2dbt.loader import ranges
 
 log = logging.getLogger(__name__)
 
@@ -100,24 +101,34 @@ class SiteSource:
     io_bound = True
 
     def __init__(self, connect: Callable[[], Any], *, label: str = "site", page_size: int = PAGE_SIZE,
-                 retry: RetryPolicy | None = None) -> None:
+                 retry: RetryPolicy | None = None, max_requests: int = ranges.DEFAULT_MAX_REQUESTS) -> None:
         self.label = label
         self._connect = connect
         self._idle: list[Any] = []
         self._idle_lock = threading.Lock()
+        self._caps: Any = None
         self.page_size = page_size
         self.retry = retry or RetryPolicy()
+        self.cap = ranges.RequestCap(max_requests)
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[Any]:
-        """A connection of the pool for the block; one that failed (the block raised) is not reused."""
+        """A connection of the pool for the block; one that failed (the block raised) is not reused.
+
+        A connection the pool adds later (a range scan, another worker) is handed the server capabilities the
+        first one asked for, so it does not spend an ``info`` request of its own (shotgun_api3 keeps them in
+        ``_server_caps``; a connection to another host asks again)."""
         with self._idle_lock:
             sg = self._idle.pop() if self._idle else None
         if sg is None:
             sg = self._connect()
+            if self._caps is not None and getattr(sg, "_server_caps", False) is None:
+                sg._server_caps = self._caps
         yield sg   # not returned to the pool when the block raises: a fresh connection after a failure
         with self._idle_lock:
             self._idle.append(sg)
+            if self._caps is None:
+                self._caps = getattr(sg, "_server_caps", None)
 
     def find(self, entity: str, filters: list[Any], fields: list[str], **kw: Any) -> list[Record]:
         """One ``find`` with the source's retries (for callers beyond the loader's paging: the event log)."""
@@ -126,7 +137,7 @@ class SiteSource:
     def _find(self, entity: str, filters: list[Any], fields: list[str], **kw: Any) -> list[Record]:
         for attempt in range(1, self.retry.attempts + 1):
             try:
-                with self.connection() as sg:
+                with self.cap(), self.connection() as sg:
                     result: list[Record] = sg.find(entity, filters, fields, **kw)
                 return result
             except Exception as exc:  # noqa: BLE001 - sorted into transient, auth and other below
@@ -148,24 +159,55 @@ class SiteSource:
 
     def pages(self, entity: str, fields: list[str], *, since: dt.datetime | None = None,
               retired: bool = False) -> Iterator[list[Record]]:
-        last = 0
+        """Every record of the pass in pages. The first page is read as one keyset scan reads it; when it is
+        full, the rest of the id span is split into ranges read at once (:mod:`sg2dbt.loader.ranges`)."""
         base = [["updated_at", "greater_than", since]] if since is not None else []
-        while True:
-            page = self._find(entity, [*base, ["id", "greater_than", last]], fields, order=_ID_ORDER,
-                              limit=self.page_size, retired_only=retired)
-            if not page:
-                return
-            page.sort(key=_record_id)   # Mockgun only orders when asked, and not always then (linear if sorted)
-            yield from (page[i:i + self.page_size] for i in range(0, len(page), self.page_size))
-            if len(page) < self.page_size:
-                return
-            last = page[-1]["id"]
+
+        def find(last: int, end: int | None) -> list[Record]:
+            bounds = [["id", "greater_than", last]] + ([["id", "less_than", end + 1]] if end is not None else [])
+            return self._find(entity, [*base, *bounds], fields, order=_ID_ORDER, limit=self.page_size,
+                              retired_only=retired)
+
+        first = find(0, None)
+        if not first:
+            return
+        first.sort(key=_record_id)
+        yield from self._chunks(first)
+        if len(first) < self.page_size:
+            return
+        after = _record_id(first[-1])
+        span = ranges.split(after, self._last_id(entity, base, retired), _density(first), self.page_size,
+                            self.cap.limit)
+        if not span:
+            return   # the probe found nothing past the first page: the request a scan would have ended with
+        if len(span) == 1:
+            scans = [ranges.keyset(find, after, None, self.page_size, _record_id)]
+        else:   # the last range runs to the end: records created since the probe are read too
+            scans = [ranges.keyset(find, lo, hi if i < len(span) - 1 else None, self.page_size, _record_id)
+                     for i, (lo, hi) in enumerate(span)]
+        for page in (scans[0] if len(scans) == 1 else ranges.merged(scans)):
+            yield from self._chunks(page)
+
+    def _chunks(self, page: list[Record]) -> Iterator[list[Record]]:
+        return (page[i:i + self.page_size] for i in range(0, len(page), self.page_size))
+
+    def _last_id(self, entity: str, base: list[Any], retired: bool) -> int:
+        """The largest id the pass will read: one request (sorted descending, one record)."""
+        top = self._find(entity, base, ["id"], order=[{"field_name": "id", "direction": "desc"}], limit=1,
+                         retired_only=retired)
+        return _record_id(top[0]) if top else 0
 
     def by_ids(self, entity: str, fields: list[str], ids: list[int], *, retired: bool) -> list[Record]:
         return self._find(entity, [["id", "in", ids]], fields, retired_only=retired)
 
     def as_of(self, entity: str) -> dt.datetime | None:
         return dt.datetime.now(dt.timezone.utc)   # live: the pass reads from now on
+
+
+def _density(page: list[Record]) -> float:
+    """Records per id in a sorted page: how densely the site's ids are used (1.0 for consecutive ids)."""
+    first, last = _record_id(page[0]), _record_id(page[-1])
+    return len(page) / max(1, last - first + 1)
 
 
 def _updated_since(entity: str, record: Any, since: dt.datetime) -> bool:

@@ -361,3 +361,15 @@ def test_each_misfit_value_names_entity_id_and_field(real_schema_path: Path, fie
         conv.row({"type": "Shot", "id": 42, field: value}, False, dt.datetime.now(UTC))
     assert str(info.value).startswith(f"entity 'Shot', id 42, field {field!r}: ")
     assert why in str(info.value)
+
+
+def test_a_load_through_range_split_scans_equals_the_site(warehouse: tuple[sa.Engine, str | None], mock_site: Any,
+                                                           site_schema: Schema) -> None:
+    """Pages of 7, so every entity's full pass is split into id ranges read three requests at a time
+    (tests/loader/test_ranges.py covers the scans themselves)."""
+    engine, raw_schema = warehouse
+    layout = plan(site_schema)
+    summary = load(engine, layout, SiteSource(lambda: mock_site, page_size=7, max_requests=3),
+                   LoadOptions(raw_schema=raw_schema, workers=2))
+    assert not summary.failed, [e.error for e in summary.failed]
+    assert_tables_match_site(engine, layout, raw_schema, mock_site)

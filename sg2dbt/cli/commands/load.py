@@ -37,7 +37,7 @@ def _split(opts: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _site_source(site: dict[str, Any], layout: RawLayout, retries: int, retry_delay: float,
-                 hint: str = "") -> Any:
+                 hint: str = "", max_requests: int = 8) -> Any:
     """The site to read, already asked one small question: bad credentials fail before any work starts.
     ``hint`` ends a credentials error (``load`` can read a dump instead)."""
     from sg2dbt.loader import SiteSource
@@ -51,7 +51,7 @@ def _site_source(site: dict[str, Any], layout: RawLayout, retries: int, retry_de
             raise
         raise CredentialsError(f"{exc} ({hint})") from None
     source = SiteSource(lambda: connect(creds), label=creds.label,
-                        retry=RetryPolicy(attempts=retries, base_delay=retry_delay))
+                        retry=RetryPolicy(attempts=retries, base_delay=retry_delay), max_requests=max_requests)
     if layout.tables:
         source.check(next(iter(layout)).entity.name)
     return source
@@ -89,6 +89,11 @@ def _summary_on_failure(as_json: bool, source: str, layout: RawLayout) -> Iterat
 
 
 def retry_options(func: Any) -> Any:
+    """The options of every command that reads a site: retries, backoff, and the request cap."""
+    func = click.option("--max-requests", default=8, show_default=True, type=click.IntRange(1, 64),
+                        envvar="SG2DBT_MAX_REQUESTS", show_envvar=True,
+                        help="Requests in flight to the site at once, across entities and the id ranges of a "
+                             "big entity (SG rate-limits scripts).")(func)
     func = click.option("--retry-delay", default=1.0, show_default=True, type=click.FloatRange(0),
                         help="First backoff delay in seconds (doubles each attempt, at most 30 s).")(func)
     return click.option("--retries", default=5, show_default=True, type=click.IntRange(1),
@@ -115,7 +120,8 @@ def retry_options(func: Any) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout (for cron and monitoring).")
 @retry_options
 def load(url: str, dump_dir: str | None, raw_schema: str, full_refresh: bool, workers: int, overlap: int,
-         lock_timeout: float, quiet: bool, as_json: bool, retries: int, retry_delay: float, **opts: Any) -> None:
+         lock_timeout: float, quiet: bool, as_json: bool, retries: int, retry_delay: float, max_requests: int,
+         **opts: Any) -> None:
     """Copy records from a site (or a dump) into the raw tables: full the first time, incremental after."""
     from sg2dbt.core.database import create_engine
     from sg2dbt.core.layout import plan
@@ -127,7 +133,8 @@ def load(url: str, dump_dir: str | None, raw_schema: str, full_refresh: bool, wo
     layout = plan(read_schema(**_split(opts, SCHEMA_KEYS)))
     with _summary_on_failure(as_json, f"dump {dump_dir}" if dump_dir else _site_label(site["site_url"]), layout):
         source = DumpSource(dump_dir) if dump_dir else _site_source(site, layout, retries, retry_delay,
-                                                                    "or read a dump instead: --from-dump DIR")
+                                                                    "or read a dump instead: --from-dump DIR",
+                                                                    max_requests=max_requests)
         engine = create_engine(url)
         options = LoadOptions(raw_schema=raw_schema or None, full_refresh=full_refresh, workers=workers,
                               overlap=dt.timedelta(seconds=overlap), lock_timeout=lock_timeout)
@@ -161,14 +168,14 @@ def load(url: str, dump_dir: str | None, raw_schema: str, full_refresh: bool, wo
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory for the dump files.")
 @quiet_option("No per-entity lines.")
 @retry_options
-def dump(out: str, quiet: bool, retries: int, retry_delay: float, **opts: Any) -> None:
+def dump(out: str, quiet: bool, retries: int, retry_delay: float, max_requests: int, **opts: Any) -> None:
     """Write every record of a site (live and retired) as <Entity>.jsonl / <Entity>.retired.jsonl files."""
     from sg2dbt.core.layout import plan
     from sg2dbt.loader.dump import write_dump
 
     site = _split(opts, SITE_KEYS)
     layout = plan(read_schema(**_split(opts, SCHEMA_KEYS)))
-    source = _site_source(site, layout, retries, retry_delay)
+    source = _site_source(site, layout, retries, retry_delay, max_requests=max_requests)
     directory = Path(out)
 
     def report(entity: str, live: int, retired: int) -> None:

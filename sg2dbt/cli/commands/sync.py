@@ -51,7 +51,7 @@ def _selection(func: Any) -> Any:
 def sync(url: str, raw_schema: str, only: tuple[str, ...], ignore: tuple[str, ...], ignore_field: tuple[str, ...],
          watch: bool, interval: float | None, scan_interval: float | None, lock_timeout: float | None,
          workers: int | None, removed: str | None, dbt_build: str | None, project_dir: str | None, as_json: bool,
-         retries: int, retry_delay: float, **opts: Any) -> None:
+         retries: int, retry_delay: float, max_requests: int, **opts: Any) -> None:
     """Keep the raw tables (and the dbt project) equal to the site: schema, event log, updated_at scan."""
     from sg2dbt.core.database import create_engine
     from sg2dbt.core.layout import RawLayout
@@ -64,7 +64,7 @@ def sync(url: str, raw_schema: str, only: tuple[str, ...], ignore: tuple[str, ..
 
     config = current_config()
     site = _split(opts, SITE_KEYS)
-    source = _site_source(site, RawLayout(Schema.of([]), {}), retries, retry_delay)
+    source = _site_source(site, RawLayout(Schema.of([]), {}), retries, retry_delay, max_requests=max_requests)
     engine = create_engine(url)
     project = Path(project_dir) if project_dir else config.dbt.project_dir
     db_path = Path(engine.url.database) if engine.dialect.name == "duckdb" and engine.url.database else None

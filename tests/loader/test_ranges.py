@@ -1,0 +1,113 @@
+"""Range-split keyset scans (loader/ranges.py, SiteSource.pages): every record exactly once, requests within
+pages + ranges + 2, and never more requests in flight than the site's cap."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import math
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from sg2dbt.loader import ranges
+from sg2dbt.loader.reader import SiteSource
+
+UTC = dt.timezone.utc
+
+
+class CountingSite:
+    """A site of ``ids`` that serves SG's id filters and order, counts its finds and the most in flight."""
+
+    def __init__(self, ids: list[int], delay: float = 0.0) -> None:
+        self.records = {i: {"type": "Shot", "id": i, "updated_at": dt.datetime(2026, 1, 1, tzinfo=UTC)
+                            + dt.timedelta(minutes=i % 7)} for i in ids}
+        self.delay = delay
+        self.finds = 0
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.lock = threading.Lock()
+
+    def find(self, entity: str, filters: list[Any], fields: list[str], *, order: Any = None, limit: int = 0,
+             retired_only: bool = False) -> list[dict[str, Any]]:
+        with self.lock:
+            self.finds += 1
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        time.sleep(self.delay)
+        ops = {"greater_than": lambda a, b: a > b, "less_than": lambda a, b: a < b}
+        rows = [r for r in self.records.values() if all(ops[op](r[f], v) for f, op, v in filters)]
+        rows.sort(key=lambda r: r["id"], reverse=bool(order) and order[0]["direction"] == "desc")
+        with self.lock:
+            self.in_flight -= 1
+        return [dict(r) for r in rows[:limit or None]]
+
+
+def _read(source: SiteSource, **kw: Any) -> list[int]:
+    return [r["id"] for page in source.pages("Shot", ["id", "updated_at"], **kw) for r in page]
+
+
+@pytest.mark.parametrize("ids", [list(range(1, 1001)),                                   # dense
+                                 [i * 3 for i in range(1, 700)],                        # even gaps
+                                 [*range(1, 60), *range(5000, 5400), 90_000],            # clumps and a far id
+                                 list(range(1, 51)), [7]])                               # one page, one record
+def test_every_record_is_read_exactly_once_within_the_request_budget(ids: list[int]) -> None:
+    site = CountingSite(ids)
+    source = SiteSource(lambda: site, page_size=50, max_requests=4)
+    got = _read(source)
+    assert sorted(got) == sorted(ids) and len(got) == len(set(got))
+    pages = math.ceil(len(ids) / 50)
+    assert site.finds <= pages + 4 + 2, (site.finds, pages)
+    if len(ids) < 50:
+        assert site.finds == 1, "a small entity costs the one request it always did"
+    if len(ids) == 50:
+        assert site.finds == 2, "a full first page: the probe instead of the empty page a scan ends with"
+
+
+def test_an_incremental_pass_splits_too_and_keeps_its_filter() -> None:
+    site = CountingSite(list(range(1, 2001)))
+    since = dt.datetime(2026, 1, 1, 0, 3, tzinfo=UTC)
+    got = _read(SiteSource(lambda: site, page_size=40, max_requests=4), since=since)
+    assert sorted(got) == sorted(i for i, r in site.records.items() if r["updated_at"] > since)
+
+
+def test_requests_in_flight_never_exceed_the_cap_and_ranges_do_overlap() -> None:
+    site = CountingSite(list(range(1, 2001)), delay=0.02)
+    source = SiteSource(lambda: site, page_size=50, max_requests=3)
+    assert len(_read(source)) == 2000
+    assert site.most_in_flight == 3
+
+
+def test_records_created_after_the_probe_are_read_by_the_last_range() -> None:
+    site = CountingSite(list(range(1, 301)))
+    pages = SiteSource(lambda: site, page_size=50, max_requests=4).pages("Shot", ["id"])
+    first = next(pages)                           # the first page is read; the probe comes next
+    site.records.update({i: {"type": "Shot", "id": i} for i in range(301, 321)})
+    rest = [r["id"] for page in pages for r in page]
+    ids = [r["id"] for r in first] + rest
+    assert sorted(ids) == list(range(1, 321)) and len(ids) == len(set(ids))
+
+
+def test_an_error_in_one_range_reaches_the_consumer_and_stops_the_others() -> None:
+    def scan(n: int) -> Any:
+        for i in range(5):
+            if n == 2 and i == 1:
+                raise RuntimeError("range 2 failed")
+            yield [{"id": n * 100 + i}]
+
+    with pytest.raises(RuntimeError, match="range 2 failed"):
+        list(ranges.merged([scan(n) for n in range(4)]))
+
+
+@pytest.mark.parametrize(("after", "last", "density", "page", "cap"), [
+    (500, 20_000, 1.0, 500, 8), (0, 10, 1.0, 500, 8), (100, 100_000, 0.1, 50, 5), (7, 9, 1.0, 1, 4)])
+def test_split_covers_the_span_in_disjoint_ranges(after: int, last: int, density: float, page: int,
+                                                   cap: int) -> None:
+    bounds = ranges.split(after, last, density, page, cap)
+    assert 1 <= len(bounds) <= cap
+    assert bounds[0][0] == after and bounds[-1][1] == last
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
+    assert all(lo < hi for lo, hi in bounds)
+
