@@ -8,11 +8,11 @@ from pathlib import Path
 import click
 
 from sg2dbt.cli.commands.options import NeededOption, db_option, raw_schema_option, read_schema, schema_options
-from sg2dbt.core.errors import Sg2dbtError
+from sg2dbt.core.errors import ProjectError, Sg2dbtError
 from sg2dbt.core.layout import plan
 from sg2dbt.emit.ddl import too_wide_tables
 from sg2dbt.emit.metadata import build_metadata
-from sg2dbt.emit.project import ADAPTERS, ProjectOptions, build_project, create_raw_tables
+from sg2dbt.emit.project import ADAPTERS, MANIFEST, ProjectOptions, build_project, create_raw_tables
 from sg2dbt.emit.project.render import RAW_DDL
 from sg2dbt.emit.rawdb import TOO_WIDE
 
@@ -31,9 +31,12 @@ from sg2dbt.emit.rawdb import TOO_WIDE
               help="Name staging models by the entities' display names (CustomEntity01 shown as 'Episode').")
 @click.option("--db-path", type=click.Path(dir_okay=False),
               help="DuckDB file for the duckdb target (default: <out>/<project-name>.duckdb), written absolute.")
+@click.option("--force", is_flag=True, help="Write into a non-empty directory that is not an sg2dbt project.")
 def build(out: str, adapter: str, source_name: str, raw_schema: str, project_name: str, name_by_display: bool,
-          db_path: str | None, **schema_opts: object) -> None:
+          db_path: str | None, force: bool, **schema_opts: object) -> None:
     """Scaffold or refresh a dbt project: sources, staging and bridge models, tests, macros, raw DDL."""
+    if not force:
+        _refuse_foreign_directory(Path(out))
     options = ProjectOptions(adapter=adapter, source_name=source_name, raw_schema=raw_schema,
                              project_name=project_name, name_by_display=name_by_display,
                              db_path=Path(db_path) if db_path else None)
@@ -46,6 +49,21 @@ def build(out: str, adapter: str, source_name: str, raw_schema: str, project_nam
         click.echo(f"kept {rel}: edited since sg2dbt generated it (delete it to regenerate)", err=True)
     click.echo(f"{out}: {len(report.written)} written, {len(report.unchanged)} unchanged, "
                f"{len(report.removed)} removed, {len(report.kept_edited)} kept as edited", err=True)
+
+
+def _refuse_foreign_directory(out: Path) -> None:
+    """``build --out /`` or ``--out ~/Documents``: a directory holding other files and no sg2dbt project is
+    refused (the project would be scattered among them, and a refresh later prunes what it wrote there)."""
+    if not out.is_dir() or (out / MANIFEST).is_file():
+        return
+    try:
+        others = sorted(p.name for p in out.iterdir())
+    except OSError as exc:
+        raise ProjectError(f"{out}: cannot read the directory: {exc.strerror}") from None
+    if others:
+        shown = ", ".join(others[:5]) + (f" (+{len(others) - 5} more)" if len(others) > 5 else "")
+        raise ProjectError(f"{out}: not empty and not an sg2dbt project (it holds {shown}); build into a new or "
+                           f"empty directory, or pass --force to write beside those files")
 
 
 @click.command(name="init-db")
