@@ -12,7 +12,14 @@ from sg2dbt.core.errors import ProjectError, Sg2dbtError
 from sg2dbt.core.layout import plan
 from sg2dbt.emit.ddl import too_wide_tables
 from sg2dbt.emit.metadata import build_metadata
-from sg2dbt.emit.project import ADAPTERS, MANIFEST, ProjectOptions, build_project, create_raw_tables
+from sg2dbt.emit.project import (
+    ADAPTERS,
+    BRIDGE_MATERIALIZATIONS,
+    MANIFEST,
+    ProjectOptions,
+    build_project,
+    create_raw_tables,
+)
 from sg2dbt.emit.project.render import RAW_DDL
 from sg2dbt.emit.rawdb import TOO_WIDE
 
@@ -32,14 +39,16 @@ from sg2dbt.emit.rawdb import TOO_WIDE
 @click.option("--db-path", type=click.Path(dir_okay=False),
               help="DuckDB file for the duckdb target (default: <out>/<project-name>.duckdb), written absolute.")
 @click.option("--force", is_flag=True, help="Write into a non-empty directory that is not an sg2dbt project.")
+@click.option("--bridges", type=click.Choice(BRIDGE_MATERIALIZATIONS), default="table", show_default=True,
+              help="Materialisation of the bridge models (a view splits the id lists on every query).")
 def build(out: str, adapter: str, source_name: str, raw_schema: str, project_name: str, name_by_display: bool,
-          db_path: str | None, force: bool, **schema_opts: object) -> None:
+          db_path: str | None, force: bool, bridges: str, **schema_opts: object) -> None:
     """Scaffold or refresh a dbt project: sources, staging and bridge models, tests, macros, raw DDL."""
     if not force:
         _refuse_foreign_directory(Path(out))
     options = ProjectOptions(adapter=adapter, source_name=source_name, raw_schema=raw_schema,
                              project_name=project_name, name_by_display=name_by_display,
-                             db_path=Path(db_path) if db_path else None)
+                             db_path=Path(db_path) if db_path else None, bridges=bridges)
     schema = read_schema(**schema_opts)  # type: ignore[arg-type]
     report = build_project(schema, out, options)
     if options.adapter != "spark":   # an entity the target cannot hold: the project is fine, its raw DDL lacks it

@@ -13,6 +13,9 @@ from sg2dbt.core.naming import DisplayNameConvention, NamingConvention
 
 # The adapters with a target in the generated profiles.yml (the project compiles for more: docs/dbt-project.md).
 ADAPTERS = ("duckdb", "postgres", "spark")
+# How bridge models are materialised (docs/dbt-project.md: a view splits the id lists on every query; a table
+# is ~100x faster to read on the shared schema, bench/bench_bridges.py). Staging models stay views.
+BRIDGE_MATERIALIZATIONS = ("table", "view")
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
@@ -25,10 +28,14 @@ class ProjectOptions:
     name_by_display: bool = False
     db_path: Path | None = None  # DuckDB file; default <project-name>.duckdb in the project directory
     convention: NamingConvention | None = None   # a custom naming convention (Python API); None: the built-in one
+    bridges: str = "table"       # materialisation of the bridge models (one of BRIDGE_MATERIALIZATIONS)
 
     def __post_init__(self) -> None:
         if self.adapter not in ADAPTERS:
             raise ProjectError(f"unknown adapter {self.adapter!r}; choose one of {', '.join(ADAPTERS)}")
+        if self.bridges not in BRIDGE_MATERIALIZATIONS:
+            raise ProjectError(f"unknown bridge materialisation {self.bridges!r}; choose one of "
+                               f"{', '.join(BRIDGE_MATERIALIZATIONS)}")
         for label, value in (("source name", self.source_name), ("raw schema", self.raw_schema),
                              ("project name", self.project_name)):
             if not _NAME.match(value) or len(value) > 40:

@@ -38,6 +38,10 @@ def cast_type(logical: Logical) -> str:
     return f"{{{{ {TYPES_VAR}.{logical.value} }}}}"
 
 
+# The staging key's tests: dbt-project-evaluator counts a model as having a primary-key test when one column
+# carries both (a view of a source filtered by a flag cannot break them, but the evaluator and a dbt engineer
+# reading the project should not have to know that).
+KEY_TESTS: tuple[dict[str, object] | str, ...] = ("unique", "not_null")
 
 
 def quote_expr(name: str) -> str:
@@ -68,7 +72,7 @@ class Column:
     name: str
     expr: str               # SQL over the raw table's columns
     description: str
-    data_tests: tuple[dict[str, object], ...] = ()
+    data_tests: tuple[dict[str, object] | str, ...] = ()
 
     @property
     def quoted(self) -> bool:
@@ -85,6 +89,8 @@ class Bridge:
     table: RawTable
     raw_field: RawField
     owner_key: str          # the owner's key column in the bridge (the owner model's key, unless it clashes)
+    owner_model: str        # the owner's staging model and its key column (the bridge's relationships test)
+    owner_model_key: str
 
     @property
     def ids_column(self) -> RawColumn:
@@ -209,7 +215,7 @@ def plan(layout: RawLayout, options: ProjectOptions) -> StagingPlan:
     for t in layout:
         e = t.entity.name
         columns = [Column(keys[e], _cast(t.column(naming.ID_COLUMN)),
-                          f"{t.entity.display_name} id in ShotGrid (the {e} entity's id).")]
+                          f"{t.entity.display_name} id in ShotGrid (the {e} entity's id).", KEY_TESTS)]
         bridges = []
         owner_key = convention.bridge_owner_key(keys[e])  # the same in every bridge of the entity
         for rf in t.fields.values():
@@ -221,7 +227,7 @@ def plan(layout: RawLayout, options: ProjectOptions) -> StagingPlan:
                 columns.extend(_link(rf, names[e], convention, stems, keys, models))
             else:
                 bridge = convention.bridge_model(stems[e], rf.stem)
-                bridges.append(Bridge(bridge, t, rf, owner_key))
+                bridges.append(Bridge(bridge, t, rf, owner_key, models[e], keys[e]))
         loaded = next(c for c in t.columns if c.role is Role.LOADED_AT)
         columns.append(Column(loaded.name, _cast(loaded), "When sg2dbt last wrote this row (UTC)."))
         built[e] = StagingModel(models[e], keys[e], t, tuple(columns), tuple(bridges))

@@ -28,7 +28,8 @@ def schema_name(p: StagingPlan) -> str:
 
 
 _JINJA = ("{{", "{%", "{#")
-_JINJA_KEYS = frozenset({"schema"})  # the only values where sg2dbt means Jinja (env_var for the raw schema)
+# The only values where sg2dbt means Jinja: the source-package vars (schema, database, identifier, enabled).
+_JINJA_KEYS = frozenset({"schema", "database", "identifier", "enabled"})
 
 
 def _literal(value: Any) -> Any:
@@ -90,7 +91,31 @@ def _column(name: str, description: str, quote: bool, tests: tuple[object, ...] 
     return doc
 
 
+# The source-package conventions of dbt's own source packages (Fivetran's and dbt Labs'): the raw tables' schema,
+# database and each table's name come from vars, and one var per entity switches its source table, staging
+# model, bridges and their tests off (for a site without that entity, or one a project does not want).
+def schema_var(source: str) -> str:
+    return f"{source}_schema"
+
+
+def database_var(source: str) -> str:
+    return f"{source}_database"
+
+
+def identifier_var(source: str, table: str) -> str:
+    return f"{source}_{table}_identifier"
+
+
+def enabled_var(source: str, table: str) -> str:
+    return f"{source}__using_{table}"
+
+
+def _enabled(source: str, t: RawTable) -> dict[str, str]:
+    return {"enabled": f"{{{{ var('{enabled_var(source, t.name)}', true) }}}}"}
+
+
 def sources_doc(p: StagingPlan) -> dict[str, Any]:
+    source = p.options.source_name
     tables = []
     for m in p:
         t = m.table
@@ -98,15 +123,21 @@ def sources_doc(p: StagingPlan) -> dict[str, Any]:
         for c in t.columns:
             tests: tuple[object, ...] = ("unique", "not_null") if c.role is Role.ID else ()
             columns.append(_column(c.name, _raw_description(t, c), c.quoted, tests))
-        doc: dict[str, Any] = {"name": t.name, "description": _entity_text(t),
-                               "config": {"meta": {"sg_entity": t.entity.name,
+        doc: dict[str, Any] = {"name": t.name,
+                               "identifier": f"{{{{ var('{identifier_var(source, t.name)}', '{t.name}') }}}}",
+                               "description": _entity_text(t),
+                               "config": {**_enabled(source, t),
+                                          "meta": {"sg_entity": t.entity.name,
                                                    "sg_display_name": t.entity.display_name}},
                                "columns": columns}
         tables.append(doc)
     return {"sources": [{
         "name": p.options.source_name,
         "description": f"ShotGrid raw tables written by `sg2dbt load` (schema {schema_name(p)}).",
-        "schema": f"{{{{ env_var('SG2DBT_RAW_SCHEMA', '{p.options.raw_schema}') }}}}",
+        "schema": f"{{{{ var('{schema_var(source)}', env_var('SG2DBT_RAW_SCHEMA', '{p.options.raw_schema}')) }}}}",
+        # Spark has no databases apart from schemas: dbt-spark refuses a database there.
+        "database": f"{{% if target.type not in ('spark', 'databricks') %}}"
+                    f"{{{{ var('{database_var(source)}', target.database) }}}}{{% endif %}}",
         "config": {"loaded_at_field": LOADED_AT_COLUMN, "freshness": FRESHNESS},
         "tables": tables,
     }]}
@@ -116,7 +147,7 @@ def _columns(cols: tuple[Column, ...]) -> list[dict[str, Any]]:
     return [_column(c.name, c.description, c.quoted, c.data_tests) for c in cols]
 
 
-def model_doc(m: StagingModel) -> dict[str, Any]:
+def model_doc(m: StagingModel, source: str) -> dict[str, Any]:
     omitted = [f.name for f in m.table.omitted]
     bridges = [b.name for b in m.bridges]
     description = _entity_text(m.table) + " One row per record that is not retired."
@@ -127,24 +158,31 @@ def model_doc(m: StagingModel) -> dict[str, Any]:
     return {"models": [{
         "name": m.name,
         "description": description,
-        "config": {"meta": {"sg_entity": m.entity, "sg_display_name": m.display_name}},
+        "config": {**_enabled(source, m.table), "meta": {"sg_entity": m.entity, "sg_display_name": m.display_name}},
         "columns": _columns(m.columns),
     }]}
 
 
-def bridge_doc(b: Bridge) -> dict[str, Any]:
+def bridge_doc(b: Bridge, source: str) -> dict[str, Any]:
+    """A bridge's properties. Its key is the owner's key and the link position together (the generic test
+    ``sg2dbt_unique_combination``), every link names a record (``linked_id`` not null) and every owner is a
+    row of the owner's staging model (a relationships test, severity error: both read the same raw rows)."""
     f = b.raw_field.field
     types = ", ".join(f.valid_types) or "any"
+    owner = {"relationships": {"arguments": {"to": f"ref('{b.owner_model}')", "field": b.owner_model_key}}}
     return {"models": [{
         "name": b.name,
         "description": f"Links of {f.entity}.{f.name} (\"{f.display_name or f.name}\"), one row per link "
                        f"in ShotGrid's order. Valid types: {types}. {f.description.strip()}".strip(),
-        "config": {"meta": {"sg_entity": f.entity, "sg_field": f.name}},
+        "config": {**_enabled(source, b.table), "meta": {"sg_entity": f.entity, "sg_field": f.name}},
+        "data_tests": [{"sg2dbt_unique_combination": {
+            "arguments": {"combination_of_columns": [b.owner_key, naming.BRIDGE_POSITION]}}}],
         "columns": [
-            _column(b.owner_key, f"Key of the owning {b.table.entity.display_name}.", False),
-            _column(naming.BRIDGE_POSITION, "Position of the link in the field, from 1.", False),
+            _column(b.owner_key, f"Key of the owning {b.table.entity.display_name}.", False, ("not_null", owner)),
+            _column(naming.BRIDGE_POSITION, "Position of the link in the field, from 1.", False, ("not_null",)),
             _column(naming.BRIDGE_LINKED_TYPE, "Entity type of the linked record.", False),
             _column(naming.BRIDGE_LINKED_ID,
-                    f"Id of the linked record; join it to the staging model of {naming.BRIDGE_LINKED_TYPE}.", False),
+                    f"Id of the linked record; join it to the staging model of {naming.BRIDGE_LINKED_TYPE}.", False,
+                    ("not_null",)),
         ],
     }]}

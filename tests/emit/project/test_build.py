@@ -18,7 +18,7 @@ from sg2dbt.cli import cli
 from sg2dbt.core.errors import NamingError, ProjectError
 from sg2dbt.core.layout import plan
 from sg2dbt.core.model import Entity, Field, Schema
-from sg2dbt.emit.project import ADAPTERS, MANIFEST, ProjectOptions, build_project
+from sg2dbt.emit.project import ADAPTERS, MANIFEST, ProjectOptions, build_project, models_reading
 from sg2dbt.emit.project.staging import StagingPlan
 from sg2dbt.emit.project.staging import plan as staging_plan
 from sg2dbt.schema import sources
@@ -106,6 +106,73 @@ def test_link_and_status_tests_are_warnings_with_arguments(real_project: Path) -
     assert acc["accepted_values"]["config"] == {"severity": "warn"}
     assert set(acc["accepted_values"]["arguments"]["values"]) == {"na", "rev", "vwd"}
     assert "data_tests" not in cols["entity_shot_id"]  # polymorphic: no relationships test
+
+
+def test_every_staging_key_and_bridge_is_tested(real: Schema, real_project: Path) -> None:
+    """What dbt-project-evaluator reads as a primary-key test: unique + not_null on one column of every staging
+    model, the bridges' key test (owner key and position together) plus not_null and a relationship to the owner."""
+    p = staging_plan(plan(real), ProjectOptions())
+    for m in p:
+        [doc] = yaml.safe_load((real_project / STG / f"{m.name}.yml").read_text())["models"]
+        assert doc["columns"][0] == {"name": m.key, "description": doc["columns"][0]["description"],
+                                     "data_tests": ["unique", "not_null"]}, m.name
+    for b in p.bridges:
+        [doc] = yaml.safe_load((real_project / STG / "bridges" / f"{b.name}.yml").read_text())["models"]
+        assert doc["data_tests"] == [{"sg2dbt_unique_combination": {
+            "arguments": {"combination_of_columns": [b.owner_key, "link_position"]}}}], b.name
+        tests = {c["name"]: c.get("data_tests", []) for c in doc["columns"]}
+        owner = next(m for m in p if b in m.bridges)
+        assert tests[b.owner_key] == ["not_null", {"relationships": {"arguments": {
+            "to": f"ref('{owner.name}')", "field": owner.key}}}]
+        assert tests["link_position"] == tests["linked_id"] == ["not_null"]
+    macros = (real_project / "macros" / "sg2dbt_unique_combination.sql").read_text()
+    assert "{% test sg2dbt_unique_combination(model, combination_of_columns) %}" in macros
+    evaluator = yaml.safe_load((real_project / "dbt_project.yml").read_text())["vars"]["dbt_project_evaluator"]
+    assert ["shotgrid_analytics.test_sg2dbt_unique_combination"] in evaluator["primary_key_test_macros"]
+
+
+def test_raw_tables_come_from_source_package_vars(real_project: Path) -> None:
+    src = yaml.safe_load((real_project / STG / "_shotgrid__sources.yml").read_text())["sources"][0]
+    assert src["schema"] == "{{ var('shotgrid_schema', env_var('SG2DBT_RAW_SCHEMA', 'shotgrid_raw')) }}"
+    assert "var('shotgrid_database', target.database)" in src["database"] and "'spark'" in src["database"]
+    shot = next(t for t in src["tables"] if t["name"] == "shot")
+    assert shot["identifier"] == "{{ var('shotgrid_shot_identifier', 'shot') }}"
+    switch = "{{ var('shotgrid__using_shot', true) }}"
+    assert shot["config"]["enabled"] == switch
+    for rel in (f"{STG}/stg_shotgrid__shot.yml", f"{STG}/bridges/stg_shotgrid__shot__assets.yml"):
+        assert yaml.safe_load((real_project / rel).read_text())["models"][0]["config"]["enabled"] == switch
+
+
+@pytest.mark.parametrize("bridges", ["table", "view"])
+def test_bridge_materialisation_is_chosen_per_project(tmp_path: Path, bridges: str) -> None:
+    build_project(Schema.of([E("Shot", F("Shot", "assets", "multi_entity", valid_types=("Asset",))), E("Asset")]),
+                  tmp_path, ProjectOptions(bridges=bridges))
+    models = yaml.safe_load((tmp_path / "dbt_project.yml").read_text())["models"]["shotgrid_analytics"]
+    assert models["staging"]["+materialized"] == "view"
+    assert models["staging"]["shotgrid"]["bridges"]["+materialized"] == bridges
+    with pytest.raises(ProjectError, match="bridge materialisation 'ephemeral'"):
+        ProjectOptions(bridges="ephemeral")
+
+
+def test_models_reading_names_what_a_load_of_an_entity_leaves_stale(real: Schema) -> None:
+    assert models_reading(real, ["Asset"]) == sorted(
+        ["stg_shotgrid__asset"] + [b.name for b in staging_plan(plan(real), ProjectOptions()).models["Asset"].bridges])
+    stored = models_reading(real, ["Shot", "Asset"], stored_only=True)
+    assert "stg_shotgrid__shot__assets" in stored and "stg_shotgrid__shot" not in stored
+    assert models_reading(real, ["Shot"], ProjectOptions(bridges="view"), stored_only=True) == []
+    assert models_reading(real, ["Booking"], ProjectOptions(source_name="sg"))[0] == "stg_sg__booking"
+    with pytest.raises(ProjectError, match="NoSuchEntity"):
+        models_reading(real, ["NoSuchEntity"])
+
+
+def test_macros_are_described(real_project: Path) -> None:
+    doc = yaml.safe_load((real_project / "macros" / "_sg2dbt__macros.yml").read_text())
+    described = {m["name"] for m in doc["macros"] if m.get("description")}
+    defined = set()
+    for path in (real_project / "macros").glob("*.sql"):
+        defined |= set(re.findall(r"{% macro (\w+)\(", path.read_text()))
+        defined |= {f"test_{n}" for n in re.findall(r"{% test (\w+)\(", path.read_text())}
+    assert defined and defined <= described, defined - described
 
 
 def test_profiles_have_no_secret_and_a_duckdb_path_relative_to_the_project(real_project: Path) -> None:
