@@ -1,15 +1,14 @@
-"""The generated project on a distributed engine: Apache Spark in local mode through dbt-spark's ``session``
-method, in this process (pyspark, Java 17). The demo studio is loaded into DuckDB by ``sg2dbt demo``, landed
-as Parquet by ``sg2dbt.loader.parquet`` (what ``sg2dbt land-parquet`` runs), registered by the project's own
-on-run-start hook, and built with ``dbt build --target spark``. Every model must hold the same rows as on
-DuckDB: row counts and, for every key and link column, its count and sum ("link checksums")."""
+"""The demo project on three engines: DuckDB (``sg2dbt demo``), PostgreSQL and Apache Spark in local mode
+(dbt-spark's ``session`` method, in this process: pyspark, Java 17). On Spark the demo's raw tables are landed as
+Parquet by ``sg2dbt.loader.parquet`` (what ``sg2dbt land-parquet`` runs) and registered by the project's own
+on-run-start hook; on PostgreSQL the loader loads the same dump. Every model (staging, bridges, the example
+marts) must hold the same rows as on DuckDB: row counts and, for every key and link column, its count and sum
+("link checksums"). The Spark session is shared with test_build_dbt (tests/emit/project/conftest.py)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,64 +19,13 @@ import sqlalchemy as sa
 from sg2dbt.core.layout import plan
 from sg2dbt.demo.run import MODEL_SCHEMA, RAW_SCHEMA, run_demo
 from sg2dbt.loader.parquet import land_parquet
+from tests.emit.project.conftest import dbt_spark
+from tests.emit.project.test_build_dbt import dbt, env
 
 pytestmark = pytest.mark.slow
 
-pytest.importorskip("pyspark", reason="pyspark is not installed (pip install '.[test]')")
-pytest.importorskip("dbt.adapters.spark", reason="dbt-spark is not installed (pip install '.[test]')")
-if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-    pytest.skip("no Java runtime for Spark (Java 17 is expected on these machines)", allow_module_level=True)
 
-
-@contextmanager
-def environ(**values: str) -> Iterator[None]:
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-@pytest.fixture(scope="module")
-def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One local Spark for the module, with a Hive catalog (what dbt-spark's session method asks for) kept in a
-    temporary directory; dbt-spark's ``getOrCreate`` finds this session."""
-    from pyspark.sql import SparkSession
-
-    home = tmp_path_factory.mktemp("spark")
-    session = (SparkSession.builder.master("local[2]").appName("sg2dbt-tests")
-               .config("spark.sql.warehouse.dir", str(home / "warehouse"))
-               .config("spark.hadoop.javax.jdo.option.ConnectionURL",
-                       f"jdbc:derby:;databaseName={home / 'metastore_db'};create=true")
-               .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={home}")
-               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
-               .config("spark.sql.session.timeZone", "UTC")
-               .enableHiveSupport().getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
-
-
-def dbt_build(project: Path, target: str, **env: str) -> list[Any]:
-    """``dbt build`` in this process; every node must succeed. Returns dbt's results."""
-    from dbt.cli.main import dbtRunner
-
-    with environ(SG2DBT_TARGET=target, **env):
-        res = dbtRunner().invoke(["build", "--project-dir", str(project), "--profiles-dir", str(project),
-                                  "--target", target, "--quiet"])
-    results = list(getattr(res.result, "results", None) or [])
-    bad = [f"{r.node.name}: {r.status} {(r.message or '')[:300]}" for r in results
-           if str(r.status) not in ("success", "pass")]
-    assert res.success and results and not bad, bad or res.exception
-    return results
-
-
-def checksums(query: Any, relation: str, columns: list[str]) -> tuple[int, ...]:
+def checksums(query: Callable[[str], Any], relation: str, columns: list[str]) -> tuple[int, ...]:
     """Row count, then count and sum of every key/link column: equal on two engines only if the rows are."""
     parts = ["count(*)"] + [f"count({c}), coalesce(sum({c}), 0)" for c in columns]
     return tuple(int(v) for v in query(f"select {', '.join(parts)} from {relation}"))
@@ -125,7 +73,7 @@ def test_demo_builds_on_spark_with_the_rows_of_duckdb(
     assert sum(landed.values()) > 7000
     assert not any(p.name.startswith(".") for p in landing.rglob("*")), "temporary files left in the landing"
 
-    results = dbt_build(demo / "project", "spark", SG2DBT_SPARK_RAW_PATH=str(landing),
+    results = dbt_spark(demo / "project", "build", SG2DBT_SPARK_RAW_PATH=str(landing),
                         SG2DBT_SCHEMA=MODEL_SCHEMA, SG2DBT_RAW_SCHEMA=RAW_SCHEMA)
     built = {r.node.name for r in results if r.node.resource_type == "model"}
     assert built == set(duck_models), "the Spark build made other models than DuckDB's"
@@ -142,3 +90,37 @@ def test_demo_builds_on_spark_with_the_rows_of_duckdb(
     assert not differ, differ
     assert sum(v[0] for v in spark_models.values()) > 7000
     assert sum(len(columns) for columns, _ in duck_models.values()) > 50  # the links are compared, not only counts
+
+
+def test_demo_builds_on_postgres_with_the_rows_of_duckdb(
+        demo: Path, duck_models: dict[str, tuple[list[str], tuple[int, ...]]], pg_engine: sa.Engine) -> None:
+    from sg2dbt.demo import paths
+    from sg2dbt.evolve.migrate import require_no_drift
+    from sg2dbt.loader import DumpSource, LoadOptions, load
+    from sg2dbt.schema import sources
+
+    tag = uuid.uuid4().hex[:10]
+    raw, target = f"raw_{tag}", f"stg_{tag}"
+    url = pg_engine.url
+    try:
+        summary = load(pg_engine, plan(sources.from_path(paths.schema_path())), DumpSource(demo / "dump"),
+                       LoadOptions(raw_schema=raw), check=require_no_drift)
+        assert not summary.failed
+        with env(SG2DBT_TARGET="postgres", SG2DBT_RAW_SCHEMA=raw, SG2DBT_SCHEMA=target,
+                 SG2DBT_PG_HOST=url.host or "127.0.0.1", SG2DBT_PG_PORT=str(url.port or 5432),
+                 SG2DBT_PG_USER=url.username or "postgres", SG2DBT_PG_DBNAME=url.database or "postgres",
+                 DBT_ENV_SECRET_PG_PASSWORD=url.password or ""):
+            res = dbt(demo / "project", "build", "--target", "postgres", "--quiet")
+        bad = [f"{r.node.name}: {r.status}" for r in res.result if str(r.status) not in ("success", "pass")]
+        assert res.success and not bad, bad or res.exception
+        built = {r.node.name for r in res.result if r.node.resource_type == "model"}
+        assert built == set(duck_models), "the PostgreSQL build made other models than DuckDB's"
+        with pg_engine.connect() as conn:
+            pg_models = {name: checksums(lambda q: conn.execute(sa.text(q)).one(), f"{target}.{name}", columns)
+                         for name, (columns, _) in duck_models.items()}
+        differ = {m: (sums, pg_models[m]) for m, (_, sums) in duck_models.items() if sums != pg_models[m]}
+        assert not differ, differ
+    finally:
+        with pg_engine.begin() as conn:
+            for s in (target, raw):
+                conn.execute(sa.text(f'drop schema if exists "{s}" cascade'))
