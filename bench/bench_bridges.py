@@ -20,7 +20,6 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -29,13 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from benchmarks_md import write_section  # bench/: the section writer every benchmark shares
+
+from sg2dbt.core.layout import plan
+from sg2dbt.emit.project import ProjectOptions, build_project, create_raw_tables
+from sg2dbt.schema import sources
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from sg2dbt.core.layout import plan  # noqa: E402
-from sg2dbt.emit.project import ProjectOptions, build_project, create_raw_tables  # noqa: E402
-from sg2dbt.schema import sources  # noqa: E402
 
 DEFAULT_SCHEMA = Path(os.environ.get("SG2DBT_SHARED_DATA", REPO.parent / "shared" / "data")) \
     / "shotgun-api3-mockgun-schema.json"
@@ -170,19 +169,8 @@ def main() -> None:
                                                Path(tmp))
     text = render(results, args.shots, args.links, args.repeats)
     if not args.no_write:
-        _write_section(text)
+        write_section(SECTION, text)
     print(text)
-
-
-def _write_section(text: str) -> None:
-    import re
-
-    path = REPO / "BENCHMARKS.md"
-    current = path.read_text()
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(lambda _: text + "\n", current, count=1) if pattern.search(current) \
-        else current.rstrip("\n") + "\n\n" + text + "\n"
-    path.write_text(new)
 
 
 if __name__ == "__main__":
