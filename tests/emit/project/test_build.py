@@ -186,14 +186,28 @@ def test_profiles_have_no_secret_and_a_duckdb_path_relative_to_the_project(real_
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS)
-def test_no_generated_file_holds_a_path_of_the_build_machine(real: Schema, tmp_path: Path, adapter: str) -> None:
+def test_no_generated_file_holds_a_path_of_the_build_machine(real: Schema, real_schema_path: Path, tmp_path: Path,
+                                                             adapter: str) -> None:
+    import sys
+
     out = tmp_path / "deep" / "analytics"
     build_project(real, out, ProjectOptions(adapter=adapter, db_path=tmp_path / "warehouse" / "sg.duckdb"))
     profiles = yaml.safe_load((out / "profiles.yml").read_text())["shotgrid_analytics"]
     assert '"../../warehouse/sg.duckdb"' in profiles["outputs"]["duckdb"]["path"]
-    machine = {str(tmp_path), str(Path.cwd()), str(Path.home()), str(Path(__file__).resolve().parents[1])}
-    for rel, data in tree(out).items():
-        assert not any(m in data.decode() for m in machine), rel
+    # where it was built, the working directory, the home, the schema's folder, the sg2dbt checkout (templates)
+    # and the Python installation (package data)
+    machine = {str(tmp_path), str(Path.cwd()), str(Path.home()), str(real_schema_path.resolve().parent),
+               str(Path(__file__).resolve().parents[3]), sys.prefix, sys.base_prefix}
+    files = tree(out)
+    assert len(files) > 300
+    for rel, data in files.items():
+        text = data.decode()
+        assert not any(m in text for m in machine), rel
+    # and a default build holds the same bytes wherever it is built
+    other = tmp_path / "elsewhere" / "p"
+    build_project(real, other, ProjectOptions(adapter=adapter))
+    build_project(real, tmp_path / "p", ProjectOptions(adapter=adapter))
+    assert tree(other) == tree(tmp_path / "p")
 
 
 def test_custom_entities_carry_display_names(real: Schema, real_project: Path) -> None:
