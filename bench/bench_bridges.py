@@ -147,7 +147,8 @@ def render(results: dict[str, dict[str, Any]], shots: int, links: int, repeats: 
             f = r[bridges]
             lines.append(f"| {engine} | {bridges} | {f['dbt_run_s']:.1f} | {f['count']:.1f} | {f['join']:.1f} |")
         ratio = {q: r["view"][q] / r["table"][q] for q in QUERIES}
-        lines.append(f"| {engine} | view / table | | {ratio['count']:.0f}x | {ratio['join']:.0f}x |")
+        shown = {q: f"{r:.0f}x" if r >= 10 else f"{r:.1f}x" for q, r in ratio.items()}
+        lines.append(f"| {engine} | view / table | | {shown['count']} | {shown['join']} |")
     lines += ["", "Bridges are tables by default (`sg2dbt build --bridges view` switches back); docs/dbt-project.md."]
     return "\n".join(lines) + "\n"
 
