@@ -1,0 +1,194 @@
+"""Benchmark: a full load of a 20,000-record entity from a live site with 150 ms per request, one keyset scan
+beside range-split scans with 8 requests in flight, against the bound (requests / concurrency x latency).
+
+The site is the tests' HTTP stand-in (tests/support/sgserver.py: real shotgun_api3 over real HTTP, the
+latency slept per request) run in its own process, so its JSON encoding does not share the loader's GIL.
+Its records are served from an id-sorted index instead of Mockgun, whose ``find`` scans every record under
+a lock (O(n) a request: at 20,000 records that, not the network, would be measured). Rows go to PostgreSQL.
+
+    python bench/bench_live.py                  # 20,000 Shot records, 150 ms, median of 3, writes BENCHMARKS.md
+
+Results go in BENCHMARKS.md, section "sg2dbt load from a live site".
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import sqlalchemy as sa  # noqa: E402
+from bench_load import PG_URL, SCHEMA_JSON, bench_database, shot_layout  # noqa: E402
+from benchmarks_md import write_section  # noqa: E402
+
+from sg2dbt.loader import LoadOptions, SiteSource, load  # noqa: E402
+from sg2dbt.schema.connect import Credentials, connect  # noqa: E402
+from tests.support.sgserver import StandInSite, _inbound, serve  # noqa: E402
+from tests.support.sgsite import record  # noqa: E402
+
+SECTION = "## sg2dbt load from a live site"
+SCRIPT, KEY = "bench", "bench-key"
+PAGE = 500
+
+
+class IndexedSite(StandInSite):
+    """The stand-in, serving one entity's live records (none retired) from an id-sorted list: the id filters
+    and order a keyset scan sends (``id > a``, ``id < b``, ascending or descending) by bisection."""
+
+    def __init__(self, records: list[dict[str, Any]], latency: float) -> None:
+        from shotgun_api3.lib.mockgun import Shotgun
+
+        Shotgun.set_schema_paths(str(SCHEMA_JSON.with_suffix(".pickle")),
+                                 str(SCHEMA_JSON.with_name(SCHEMA_JSON.stem + "_entity.pickle")))
+        super().__init__(Shotgun("https://bench.example.com", SCRIPT, KEY), script=SCRIPT, key=KEY, latency=latency)
+        self.records = sorted(records, key=lambda r: r["id"])
+        self.ids = [r["id"] for r in self.records]
+
+    def _read(self, p: dict[str, Any]) -> dict[str, Any]:
+        lo, hi = 0, len(self.ids)
+        if p.get("return_only") == "retired":
+            lo = hi   # the bench site has no retired records
+        for cond in _inbound(p["filters"])["conditions"]:   # shotgun_api3's wire form of the filters
+            field, op, value = cond["path"], cond["relation"], cond["values"][0]
+            assert field == "id", f"the bench site serves id filters only, not {field}"
+            if op == "greater_than":
+                lo = max(lo, bisect.bisect_right(self.ids, value))
+            elif op == "less_than":
+                hi = min(hi, bisect.bisect_left(self.ids, value))
+            else:
+                raise AssertionError(f"the bench site does not serve {op}")
+        rows = self.records[lo:hi]
+        if any(s["direction"] == "desc" for s in p.get("sorts", [])):
+            rows = rows[::-1]
+        per_page, page = p["paging"]["entities_per_page"], p["paging"]["current_page"]
+        fields = set(p["return_fields"]) | {"type", "id"}
+        chunk = [{k: v for k, v in r.items() if k in fields} for r in rows[(page - 1) * per_page: page * per_page]]
+        return {"entities": chunk, "paging_info": {"entity_count": len(rows),
+                                                   "has_next_page": page * per_page < len(rows)}}
+
+    def call(self, method: str, params: list[Any]) -> dict[str, Any]:
+        if method == "stats":   # the bench's own question: how many requests of each kind were served
+            with self.lock:
+                return {"results": dict(self.requests)}
+        return super().call(method, params)
+
+
+def serve_child(n: int, latency: float) -> None:
+    """Run the site in this process: print its URL, then serve until stdin closes."""
+    _layout, schema = shot_layout()
+    site = IndexedSite([record(schema["Shot"], i, schema) for i in range(1, n + 1)], latency)
+    with serve(site) as url:
+        print(url, flush=True)
+        sys.stdin.read()
+
+
+def _stats(url: str) -> dict[str, int]:
+    import urllib.request
+
+    body = json.dumps({"method_name": "stats", "params": []}).encode()
+    with urllib.request.urlopen(urllib.request.Request(f"{url}/api3/json", body)) as reply:
+        return dict(json.loads(reply.read())["results"])
+
+
+def one_load(url: str, max_requests: int, schema_name: str) -> tuple[float, int, float]:
+    layout, _schema = shot_layout()
+    creds = Credentials(url=url, script=SCRIPT, api_key=KEY)
+    engine = sa.create_engine(PG_URL)
+    before = sum(_stats(url).values())
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    summary = load(engine, layout, SiteSource(lambda: connect(creds), max_requests=max_requests),
+                   LoadOptions(raw_schema=schema_name, full_refresh=True, workers=1))
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    requests = sum(_stats(url).values()) - before   # every request the load made: info, finds
+    engine.dispose()
+    assert not summary.failed, summary.failed[0].error
+    assert summary.entities[0].rows_live == summary.entities[0].rows, "every record once"
+    return seconds, requests, cpu
+
+
+def run(n: int, latency: float, concurrency: int, rounds: int) -> dict[str, Any]:
+    child = subprocess.Popen([sys.executable, __file__, "--serve", str(n), str(latency)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        url = child.stdout.readline().strip()
+        load_before = os.getloadavg()[0]
+        out: dict[str, list[tuple[float, int, float]]] = {"one scan": [], "ranges": []}
+        with bench_database("bench_live") as (_engine, schema_name):
+            for _ in range(rounds):
+                out["ranges"].append(one_load(url, concurrency, schema_name))
+                out["one scan"].append(one_load(url, 1, schema_name))
+        return {"rows": n, "latency": latency, "concurrency": concurrency, "rounds": rounds, "runs": out,
+                "pages": -(-n // PAGE), "load": (load_before, os.getloadavg()[0])}
+    finally:
+        child.communicate("")
+
+
+def render(r: dict[str, Any]) -> str:
+    def med(key: str, i: int) -> float:
+        return statistics.median(x[i] for x in r["runs"][key])
+
+    pages, c, lat = r["pages"], r["concurrency"], r["latency"]
+    req = med("ranges", 1)
+    bound = req / c * lat
+    lines = [
+        SECTION, "",
+        f"`python bench/bench_live.py` on {platform.machine()} (2 cores, shared with other work; load average "
+        f"{r['load'][0]:.1f} before, {r['load'][1]:.1f} after), Python {platform.python_version()}. A full load "
+        f"of {r['rows']:,} Shot records (shared real schema, {pages} pages of {PAGE}) from the HTTP stand-in "
+        f"(real shotgun_api3, {lat * 1000:.0f} ms per request, in its own process) into PostgreSQL, "
+        f"median of {r['rounds']} rounds.", "",
+        "| scan | seconds (median) | per round | requests | loader CPU s |", "|---|---:|---|---:|---:|",
+    ]
+    for key, label in (("one scan", "one keyset scan (before)"), ("ranges", f"range-split, {c} in flight")):
+        lines.append(f"| {label} | {med(key, 0):.2f} | {', '.join(f'{x[0]:.2f}' for x in r['runs'][key])} | "
+                     f"{med(key, 1):.0f} | {med(key, 2):.2f} |")
+    lines += [
+        "",
+        f"Bound for the range-split load: requests / concurrency x latency = {req:.0f} / {c} x {lat:.2f} s = "
+        f"**{bound:.2f} s**; the load took **{med('ranges', 0) / bound:.2f}x** the bound (target: at most 1.5x). "
+        f"Requests (every one the site served, `info` included): {req:.0f}, within pages + ranges + 2 = "
+        f"{pages} + {c} + 2 = {pages + c + 2} (one `info` for the pool, the first page, one probe for the largest "
+        f"id, then per range its pages and at most one short last page). "
+        f"One scan / range-split: **{med('one scan', 0) / med('ranges', 0):.1f}x** faster.", "",
+        f"Where the rest goes: the loader process alone spends {med('ranges', 2):.2f} CPU-seconds on the load "
+        f"(shotgun_api3's HTTP and JSON decoding, the conversion, psycopg's COPY: one core, the GIL), "
+        f"{med('ranges', 2) / bound:.1f}x the network bound by itself, and the stand-in's process encodes "
+        f"the same 20,000 records on the same two shared cores. The bound counts latency only, so on this "
+        f"machine it is out of reach by CPU, not by the scan: the range split removes the sequential wait "
+        f"(one scan spends {med('one scan', 1):.0f} x {lat:.2f} s = {med('one scan', 1) * lat:.1f} s waiting).", "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--rows", type=int, default=20_000)
+    ap.add_argument("--latency", type=float, default=0.150)
+    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--no-write", action="store_true", help="print the section instead of writing BENCHMARKS.md")
+    ap.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve:
+        serve_child(int(args.serve[0]), float(args.serve[1]))
+        return
+    text = render(run(args.rows, args.latency, args.concurrency, args.rounds))
+    print(text)
+    if not args.no_write:
+        write_section(SECTION, text)
+
+
+if __name__ == "__main__":
+    main()
