@@ -76,5 +76,19 @@ class DbtStep:
         with _environment(self.environment()):
             result = dbtRunner().invoke(["build", "--project-dir", project, "--profiles-dir", project, "--quiet",
                                          *select])
+        if self.url.get_backend_name() == "duckdb":
+            _close_dbt_duckdb()
         error = None if result.success else str(result.exception or "see dbt's log")
         return {"success": bool(result.success), "select": " ".join(select[1:]) or "all", "error": error}
+
+
+def _close_dbt_duckdb() -> None:
+    """dbt-duckdb keeps its DuckDB connection open in the process after a run (a class-level environment):
+    the sync's next connection to the same file, with its own settings, would then be refused ("different
+    configuration than existing connections"). Close it, as a new dbt process would have."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    env = DuckDBConnectionManager._ENV
+    if env is not None:
+        env.close()
+    DuckDBConnectionManager.close_all_connections()

@@ -244,7 +244,8 @@ def watch(syncer: Syncer, interval: float, report: Callable[[CycleSummary], None
         log.warning("sync: %s received, stopping after this cycle", signal.Signals(signum).name)
         stop.set()
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    in_main = threading.current_thread() is threading.main_thread()   # only the main thread may set handlers
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)} if in_main else {}
     cycles, last_beat = 0, time.monotonic()
     try:
         while not stop.is_set():

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import yaml
 
 from tests.loader.test_load import assert_tables_match_site
 from tests.sync.conftest import KEY, Site, write_config
@@ -27,6 +28,11 @@ def _sync(cli: Any, config: Path, *args: str) -> dict[str, Any]:
     return json.loads(out.strip().splitlines()[-1])
 
 
+def _match(engine: sa.Engine, site: Site, raw: str) -> None:
+    assert_tables_match_site(engine, site.layout(), raw, site.sg)
+    engine.dispose()   # DuckDB: dbt, run by the next sync in this process, opens the file with its own settings
+
+
 def _columns(engine: sa.Engine, raw: str, table: str) -> set[str]:
     with engine.connect() as conn:
         return set(conn.execute(sa.text(
@@ -38,13 +44,19 @@ def test_sync_follows_the_site(site: Site, warehouse: tuple[sa.Engine, str, str]
                                monkeypatch: pytest.MonkeyPatch) -> None:
     engine, url, raw = warehouse
     monkeypatch.setenv("SYNC_TEST_KEY", KEY)
-    config = write_config(tmp_path, site.url, url, raw)
+    monkeypatch.setenv("SG2DBT_SCHEMA", f"{raw}_stg")     # the staging views' schema
+    adapter = "postgres" if engine.dialect.name == "postgresql" else "duckdb"
+    config = write_config(tmp_path, site.url, url, raw, dbt_build="changed")
+    doc = yaml.safe_load(config.read_text())
+    doc["dbt"] = {"project_dir": "analytics", "adapter": adapter}
+    config.write_text(yaml.safe_dump(doc))
     s = site.site
 
     # First sync: every entity in full, the event cursor at the newest event.
     first = _sync(cli, config)
     assert first["failed"] == 0 and first["event_cursor"] == s.newest_event()
-    assert_tables_match_site(engine, site.layout(), raw, site.sg)
+    assert first["dbt"] == {"success": True, "select": "all", "error": None}     # the new project, built once
+    _match(engine, site, raw)
 
     # Creates, updates, several entities at once, a back-reference, a retirement, a revival.
     s.create("Shot", {"code": "sh_new", "project": {"type": "Project", "id": 1}})
@@ -58,11 +70,12 @@ def test_sync_follows_the_site(site: Site, warehouse: tuple[sa.Engine, str, str]
     second = _sync(cli, config)
     assert second["failed"] == 0 and second["events"] >= 8 and second["lag_events"] == 0
     assert {e["entity"] for e in second["entities"]} >= {"Asset", "Shot", "ShotShotConnection", "Task"}
-    assert_tables_match_site(engine, site.layout(), raw, site.sg)
+    _match(engine, site, raw)
 
     # Nothing changed: nothing written.
     idle = _sync(cli, config)
     assert idle["rows"] == 0 and idle["events"] == 0 and idle["entities"] == [], idle
+    assert idle["dbt"] is None                            # no schema change: the views need no rebuild
 
     # The schema changes on the site: a custom field, a custom entity, a field removed.
     s.add_field("Shot", "sg_vendor", "text")
@@ -75,7 +88,15 @@ def test_sync_follows_the_site(site: Site, warehouse: tuple[sa.Engine, str, str]
     assert any("sg_vendor" in line for line in third["schema"]["applied"]), third["schema"]
     assert "sg_vendor" in _columns(engine, raw, "shot")
     assert "description" in _columns(engine, raw, "asset")    # kept (the default policy)
-    assert_tables_match_site(engine, site.layout(), raw, site.sg)
+    engine.dispose()
+    _match(engine, site, raw)
+    assert third["dbt"]["success"] and "source:shotgrid.shot+" in third["dbt"]["select"], third["dbt"]
+    with engine.connect() as conn:                        # the staging view shows the new field
+        assert conn.execute(sa.text(f'select sg_vendor from "{raw}_stg".stg_shotgrid__shot where shot_id = 1')
+                            ).scalar_one() == "ACME"
+        assert conn.execute(sa.text(f'select count(*) from "{raw}_stg".stg_shotgrid__custom_entity05')
+                            ).scalar_one() == 1
+    engine.dispose()
 
     # A script with event generation off: only the updated_at scan sees its change.
     s.events = False
@@ -83,4 +104,4 @@ def test_sync_follows_the_site(site: Site, warehouse: tuple[sa.Engine, str, str]
     assert _sync(cli, config)["rows"] == 0
     scanned = _sync(cli, config, "--scan-interval", "0")
     assert scanned["scanned"] and scanned["rows"] >= 1
-    assert_tables_match_site(engine, site.layout(), raw, site.sg)
+    _match(engine, site, raw)
