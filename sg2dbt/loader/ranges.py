@@ -64,7 +64,7 @@ def split(after: int, last: int, density: float, page_size: int, max_ranges: int
     return bounds
 
 
-def merged(scans: Iterable[Iterator[Page]], depth: int = 4) -> Iterator[Page]:
+def merged(scans: Iterable[Iterator[Page]], depth: int = 4, name: str = "sg2dbt-range") -> Iterator[Page]:
     """Pages of several scans, each run on its own thread, in the order they arrive.
 
     At most ``depth`` pages wait for the consumer (memory stays flat however many ranges run). An error in
@@ -93,7 +93,7 @@ def merged(scans: Iterable[Iterator[Page]], depth: int = 4) -> Iterator[Page]:
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
             put(exc)
 
-    threads = [threading.Thread(target=run, args=(s,), name=f"sg2dbt-range-{i}", daemon=True)
+    threads = [threading.Thread(target=run, args=(s,), name=name if len(scans) == 1 else f"{name}-{i}", daemon=True)
                for i, s in enumerate(scans)]
     for t in threads:
         t.start()

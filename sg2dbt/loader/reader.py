@@ -14,7 +14,6 @@ import http.client
 import json
 import logging
 import operator
-import queue
 import random
 import threading
 import time
@@ -339,47 +338,12 @@ def _json_line(path: Path, lineno: int, line: str) -> Any:
         raise LoadError(f"{path}: line {lineno}: JSON nested too deeply") from None
 
 
-_DONE = object()
-
-
 def prefetch(pages: Iterator[list[Record]], depth: int = 2) -> Iterator[list[Record]]:
     """Fetch the next pages in a background thread while the caller writes the current one.
 
     Most of a live load is spent waiting for SG; overlapping that wait with the database write is the
-    cheapest parallelism there is. Errors in the fetching thread are re-raised in the caller.
+    cheapest parallelism there is. Errors in the fetching thread are re-raised in the caller, and a caller
+    that stops early stops the thread (the one-scan case of :func:`sg2dbt.loader.ranges.merged`).
     """
-    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+    return ranges.merged([pages], depth=depth, name="sg2dbt-prefetch")
 
-    def put(item: Any) -> bool:
-        # Every put gives up once the consumer has stopped: a blocked put would keep this thread (and its
-        # site connection) alive for the life of the process.
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def run() -> None:
-        try:
-            for page in pages:
-                if not put(page):
-                    return
-            put(_DONE)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
-            put(exc)
-
-    thread = threading.Thread(target=run, name="sg2dbt-prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = q.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
