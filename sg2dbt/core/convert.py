@@ -15,7 +15,7 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sg2dbt.core import values
+from sg2dbt.core import columns, values
 from sg2dbt.core.errors import ValueFitError
 from sg2dbt.core.layout import RawColumn, RawTable, Role
 from sg2dbt.core.typemap import STORAGE, Logical, Shape
@@ -63,6 +63,7 @@ class RowConverter:
         self.table = table
         checks: list[tuple[str, Callable[[Any], Any]]] = []
         templates: list[str] = []
+        steps: list[tuple[Callable[[Any], Any], bool]] = []   # the column-wise path (rows()), field by field
         value_cols: list[RawColumn] = []
         link_cols: list[RawColumn] = []
         # value fields first (id leads: the model orders it first), then link fields
@@ -73,10 +74,12 @@ class RowConverter:
                 link_cols += [rf.column(Role.LINK_ID), rf.column(Role.LINK_TYPE)]
                 checks.append((name, values.link))
                 templates.append(_FAST_LINK)
+                steps.append((columns.links(_compiled(_FAST_LINK)), True))
             elif rf.shape is Shape.MULTI_ENTITY:
                 link_cols += [rf.column(Role.LINK_IDS), rf.column(Role.LINK_TYPE)]
                 checks.append((name, values.links))
                 templates.append(_FAST_LINKS)
+                steps.append((columns.multi_links, True))
             else:
                 col = rf.column(Role.ID) if name == "id" else rf.column(Role.VALUE)
                 value_cols.append(col)
@@ -86,6 +89,8 @@ class RowConverter:
                 checks.append((name, conv))
                 templates.append(_FAST_ID if name == "id" else STORAGE[col.logical].fast_path.format(
                     v="{v}", convert="_json_object" if as_object else _convert_name(col.logical)))
+                steps.append((columns.ids if name == "id" else columns.json_column(json_as_text)
+                               if col.logical is Logical.JSON else columns.VALUE_COLUMNS[col.logical], False))
         bookkeeping = sorted((c for c in table.columns if c.role in (Role.RETIRED, Role.LOADED_AT)),
                              key=lambda c: c.role is Role.LOADED_AT)
         self.columns: tuple[RawColumn, ...] = (*value_cols, *link_cols, *bookkeeping)
@@ -103,6 +108,15 @@ class RowConverter:
         getter = operator.itemgetter(*self.fields)
         self._values: Callable[[Record], tuple[Any, ...]] = (
             getter if len(self.fields) > 1 else lambda r: (getter(r),))
+        self._steps = tuple(steps)
+
+    def rows(self, page: list[Record], retired: bool, loaded_at: dt.datetime) -> list[Row]:
+        """``[self.row(r, retired, loaded_at) for r in page]``, column by column where every value allows
+        (:mod:`sg2dbt.core.columns`: about twice as fast); else record by record, with the same refusals."""
+        if not page:
+            return []
+        rows = columns.convert_page(self._values, page, self._steps, (retired, loaded_at))
+        return rows if rows is not None else [self.row(r, retired, loaded_at) for r in page]
 
     def row(self, record: Record, retired: bool, loaded_at: dt.datetime) -> Row:
         try:
@@ -136,6 +150,12 @@ class RowConverter:
                 detail = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
                 return ValueFitError(entity, rid, name, detail)
         return None
+
+
+def _compiled(template: str) -> Callable[[Any], Any]:
+    """A link field's fast expression (a starred tuple in the row function) as a function of the value."""
+    fn: Callable[[Any], Any] = eval(f"lambda _v: ({template.format(v='_v').lstrip('*')})", dict(_NAMESPACE))
+    return fn
 
 
 def _record_id(record: Any) -> Any:

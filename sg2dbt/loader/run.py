@@ -19,6 +19,7 @@ import array
 import bisect
 import contextlib
 import datetime as dt
+import functools
 import itertools
 import logging
 import operator
@@ -160,6 +161,10 @@ def _minus(mark: dt.datetime, overlap: dt.timedelta) -> dt.datetime:
         return dt.datetime.min.replace(tzinfo=UTC)
 
 
+_first = operator.itemgetter(0)
+_not_none = functools.partial(operator.is_not, None)
+
+
 class _PassIds:
     """The ids one pass has written, to refuse a record that comes twice (a damaged or concatenated dump).
 
@@ -276,15 +281,14 @@ class _EntityLoad:
         return prefetch(pages) if self.options.prefetch and self.source.io_bound else pages
 
     def _convert(self, page: list[Record], retired: bool, seen: _PassIds) -> list[Row]:
-        rows = [self.conv.row(r, retired, self.loaded_at) for r in page]
-        twice = seen.add_all([r[0] for r in rows])
+        rows = self.conv.rows(page, retired, self.loaded_at)
+        twice = seen.add_all(list(map(_first, rows)))
         if twice is not None:
             raise ValueFitError(self.entity, twice, "id", f"the record appears twice among the "
                                 f"{'retired' if retired else 'live'} records read in one pass; which copy is "
                                 f"current cannot be told, so nothing of this entity was stored")
         if self.updated_idx is not None and not retired:
-            i = self.updated_idx
-            newest = max((r[i] for r in rows if r[i] is not None), default=None)
+            newest = max(filter(_not_none, map(operator.itemgetter(self.updated_idx), rows)), default=None)
             if newest is not None and (self.max_seen is None or newest > self.max_seen):
                 self.max_seen = newest
         return rows
