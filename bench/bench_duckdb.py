@@ -15,6 +15,7 @@ Each round, side by side on the same file, each into a fresh DuckDB database fil
 
     python bench/bench_duckdb.py                      # 150,000 rows, medians of 3 rounds
     python bench/bench_duckdb.py --rows 20000 --rounds 1 --row-path
+    python bench/bench_duckdb.py --memory              # peak RSS of a load of 100,000 vs 1,000,000 rows
 
 Prints JSON; ``--write`` rewrites the "sg2dbt load into DuckDB" section of BENCHMARKS.md.
 """
@@ -136,6 +137,29 @@ def run(n: int, rounds: int, row_path: bool) -> dict[str, Any]:
                                     for k, v in secs.items() if k not in ("native", "row_path")}}
 
 
+def memory_child(n: int) -> None:
+    """One in-process load of an n-row dump in this process; prints peak RSS (ru_maxrss) as JSON."""
+    import resource
+
+    work = Path(tempfile.gettempdir()) / "sg2dbt-bench-duckdb"
+    dump_dir = work / f"dump-{n}"
+    make_dump(dump_dir, n)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    seconds = in_process(dump_dir, work / "memory.duckdb")
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"rows": n, "seconds": round(seconds, 1), "peak_rss_mb_before_load": round(before / 1024),
+                      "peak_rss_mb": round(after / 1024)}))
+
+
+def memory(sizes: list[int]) -> list[dict[str, Any]]:
+    out = []
+    for n in sizes:
+        proc = subprocess.run([sys.executable, __file__, "--memory-child", str(n)], check=True,
+                              capture_output=True, text=True)
+        out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return out
+
+
 def markdown(r: dict[str, Any]) -> str:
     med, rps, vs, per = r["seconds_median"], r["rows_per_s"], r["speed_vs_native"], r["per_round_vs_native"]
     lines = [SECTION, "",
@@ -165,7 +189,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--row-path", action="store_true", help="also time the row path once")
     parser.add_argument("--write", action="store_true", help="rewrite the BENCHMARKS.md section")
+    parser.add_argument("--memory", action="store_true", help="peak RSS at 100,000 vs 1,000,000 rows")
+    parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child)
+        return
+    if args.memory:
+        print(json.dumps(memory([100_000, 1_000_000]), indent=1))
+        return
     result = run(args.rows, args.rounds, args.row_path)
     print(json.dumps(result, indent=1))
     if args.write:
