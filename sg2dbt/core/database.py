@@ -38,9 +38,34 @@ def ddl_lock(connection: sa.Connection, schema: str | None) -> None:
                            {"key": f"sg2dbt ddl {schema or ''}"})
 
 
+def raw_schema_for(engine: sa.Engine | sa.Connection, schema: str | None) -> str | None:
+    """The schema to qualify raw tables with. On MySQL/MariaDB a ``--raw-schema`` naming the URL's own
+    database is that connection's default schema: the tables are left unqualified (the same place), because
+    Alembic's comparison reflects the default schema under no name and would take qualified tables there for
+    missing ones."""
+    url = engine.engine.url
+    if schema and engine.dialect.name in ("mysql", "mariadb") and schema == url.database:
+        return None
+    return schema
+
+
+def _refuse_duckdb_file_named_like(connection: sa.Connection, schema: str | None) -> None:
+    """DuckDB names a database after its file: ``shotgrid_raw.duckdb`` with the raw schema ``shotgrid_raw``
+    makes ``shotgrid_raw.shot`` ambiguous (catalog or schema?) to DuckDB and to dbt-duckdb alike."""
+    if schema and connection.dialect.name == "duckdb":
+        import sqlalchemy as sa
+
+        catalog = connection.execute(sa.text("select current_database()")).scalar()
+        if catalog == schema:
+            raise Sg2dbtError(f"the DuckDB file is named like the raw schema {schema!r} (DuckDB names the database "
+                              f"after the file, so {schema}.<table> is ambiguous): rename the file (e.g. "
+                              f"{schema}_warehouse.duckdb) or choose another --raw-schema")
+
+
 def ensure_schema(connection: sa.Connection, schema: str | None) -> None:
     """Create ``schema`` unless it exists (under :func:`ddl_lock`); SQLite has no schemas (its tables go in the
     main database)."""
+    _refuse_duckdb_file_named_like(connection, schema)
     ddl_lock(connection, schema)
     if schema and capabilities(connection.dialect).schemas:
         from sqlalchemy.schema import CreateSchema

@@ -38,7 +38,7 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from alembic.operations import ops as alembic_ops
 
-from sg2dbt.core.database import ensure_schema
+from sg2dbt.core.database import ensure_schema, raw_schema_for
 from sg2dbt.core.dialects import capabilities
 from sg2dbt.core.errors import DriftError, MigrationError, first_line
 from sg2dbt.core.layout import LOADED_AT_COLUMN, RETIRED_COLUMN, RawLayout, plan
@@ -338,6 +338,7 @@ def migrate(engine: sa.Engine, metadata: sa.MetaData, raw_schema: str | None, *,
 def migrate_schema(engine: sa.Engine, schema: Schema, raw_schema: str | None,
                    **kwargs: Any) -> MigrationReport:
     """:func:`migrate` to the raw tables of ``schema``."""
+    raw_schema = raw_schema_for(engine, raw_schema)
     return migrate(engine, target_metadata(schema, raw_schema), raw_schema, **kwargs)
 
 

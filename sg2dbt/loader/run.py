@@ -33,7 +33,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sg2dbt.core.convert import Record, Row, RowConverter
-from sg2dbt.core.database import ddl_lock
+from sg2dbt.core.database import ddl_lock, raw_schema_for
 from sg2dbt.core.dialects import capabilities
 from sg2dbt.core.errors import LoadError, Sg2dbtError, ValueFitError, first_line
 from sg2dbt.core.layout import DEFAULT_RAW_SCHEMA, RawLayout, RawTable, Role
@@ -514,7 +514,7 @@ def load(engine: sa.Engine, layout: RawLayout, source: Source, options: LoadOpti
     """
     options = options or LoadOptions()
     caps = capabilities(engine.dialect)
-    raw_schema = options.raw_schema if caps.schemas else None
+    raw_schema = raw_schema_for(engine, options.raw_schema) if caps.schemas else None
     metadata, state_table = prepare(engine, layout, raw_schema)
     too_wide = _too_wide(metadata)
     if check is not None:   # e.g. columns the schema gained or retyped: name the fix
@@ -603,7 +603,7 @@ def apply_changes(engine: sa.Engine, layout: RawLayout, source: SiteSource, chan
     highest id when asked.
     """
     options = options or LoadOptions()
-    raw_schema = options.raw_schema if capabilities(engine.dialect).schemas else None
+    raw_schema = raw_schema_for(engine, options.raw_schema) if capabilities(engine.dialect).schemas else None
     selected = RawLayout(layout.schema, {name: t for name, t in layout.tables.items() if name in changes})
     metadata, state_table = prepare(engine, selected, raw_schema)
 
