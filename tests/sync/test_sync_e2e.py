@@ -105,3 +105,18 @@ def test_sync_follows_the_site(site: Site, warehouse: tuple[sa.Engine, str, str]
     scanned = _sync(cli, config, "--scan-interval", "0")
     assert scanned["scanned"] and scanned["rows"] >= 1
     _match(engine, site, raw)
+
+    # sg2dbt status: where each entity stands, from the warehouse alone.
+    code, out, err = cli("--config", str(config), "status", "--json")
+    assert code == 0, err
+    status = json.loads(out)
+    assert status["failed"] == 0 and status["lag_events"] == 0 and status["event_cursor"] == s.newest_event()
+    assert status["last_scan"] is not None
+    by_entity = {e["entity"]: e for e in status["entities"]}
+    assert set(by_entity) == set(site.layout().tables)
+    shot = by_entity["Shot"]
+    assert (shot["rows_live"], shot["rows_retired"]) == (len(site.sg.find("Shot", [], ["id"])),
+                                                         len(site.sg.find("Shot", [], ["id"], retired_only=True)))
+    assert shot["mode"] == "scan:incremental" and shot["last_sync"] is not None
+    code, out, err = cli("--config", str(config), "status")
+    assert code == 0 and "lag 0 events" in out and "Shot" in out
