@@ -23,8 +23,13 @@ select
     bridge_links.linked_type as {{ linked_type }},
     bridge_links.linked_id as {{ linked_id }}
 from (
+    {%- if id_column == 'id' and retired_column == '_sg_retired' %}
+    {#- sg2dbt's own names: the four-argument call, so an <adapter>__unnest_links written for it still works #}
+    {{ adapter.dispatch('unnest_links', 'sg2dbt')(relation, owner_key, ids_column, types_column) }}
+    {%- else %}
     {{ adapter.dispatch('unnest_links', 'sg2dbt')(relation, owner_key, ids_column, types_column, id_column,
                                                   retired_column) }}
+    {%- endif %}
 ) as bridge_links
 {% endmacro %}
 

@@ -74,8 +74,8 @@ class RawField:
     field: Field
     sg_type: SgType
     columns: tuple[RawColumn, ...]
-    own_name: str = ""        # the field's own column name, which a link field keeps free (its attribute's stem)
-    stem: str = ""            # the field's normalized name before shortening: derived names start from it
+    own_name: str             # the field's own column name, which a link field keeps free (its attribute's stem)
+    stem: str                 # the field's normalized name before shortening: derived names start from it
 
     @property
     def shape(self) -> Shape:

@@ -57,12 +57,14 @@ def _connect(kind: SchemaType, params: Any) -> Any:
         if not (script and key):
             raise SchemaError("SG_SCRIPT needs 'script_name' and 'api_key'", source=url)
         register_secret(key)
-        return connect(Credentials(url=url, script=script, api_key=key, sudo_as_login=params.get("sudo_as_login")))
+        return connect(Credentials(url=url, script=script, api_key=key, sudo_as_login=params.get("sudo_as_login")),
+                       fast_replies=False)
     login, password = params.get("login"), params.get("password")
     if not (login and password):
         raise SchemaError("SG_USER needs 'login' and 'password'", source=url)
     register_secret(password)
-    return connect(Credentials(url=url, login=login, password=password, auth_token=params.get("auth_token")))
+    return connect(Credentials(url=url, login=login, password=password, auth_token=params.get("auth_token")),
+                   fast_replies=False)
 
 
 def read_schema(kind: SchemaType, source: Any) -> tuple[Schema, Any]:

@@ -105,7 +105,7 @@ def write_records(path: Path, records: Iterable[Record]) -> int:
 
 
 def _write_file(source: SiteSource, raw: RawTable, fields: list[str], directory: Path, retired: bool) -> int:
-    pages = source.pages(raw.entity.name, fields, retired=retired)
+    pages = source.pages(raw.entity.name, fields, retired=retired, ordered=True)   # files sorted by id
     return write_records(directory / file_name(raw.entity.name, retired=retired),
                          (rec for page in pages for rec in page))
 

@@ -168,12 +168,15 @@ _not_none = functools.partial(operator.is_not, None)
 class _PassIds:
     """The ids one pass has written, to refuse a record that comes twice (a damaged or concatenated dump).
 
-    Sites and ``sg2dbt dump`` serve ids in ascending order: then an array of 8-byte ids and one comparison
-    per page is all it costs. Only out-of-order input switches to a set.
+    Sites and ``sg2dbt dump`` serve each page in ascending id order, and a range-split scan interleaves the
+    pages of disjoint ranges: each page extends the run (an array of 8-byte ids) whose last id is the
+    largest below the page's first, so a pass costs 8 bytes an id in a handful of runs (one per range), and a
+    page is checked against a run only where the run has ids inside the page's span. Only a page that is
+    not itself ascending switches to a set.
     """
 
     def __init__(self) -> None:
-        self._ids = array.array("q")
+        self._runs: list[array.array[int]] = []
         self._set: set[int] | None = None
 
     def add_all(self, ids: list[int]) -> int | None:
@@ -181,25 +184,43 @@ class _PassIds:
         if not ids:
             return None
         if self._set is None:
-            if (not self._ids or ids[0] > self._ids[-1]) and all(map(operator.lt, ids, itertools.islice(ids, 1, None))):
-                self._ids.extend(ids)
-                return None
-            self._set = set(self._ids)
-            self._ids = array.array("q")
+            if all(map(operator.lt, ids, itertools.islice(ids, 1, None))):
+                return self._add_ascending(ids)
+            self._set = {rid for run in self._runs for rid in run}
+            self._runs = []
         for rid in ids:
             if rid in self._set:
                 return rid
             self._set.add(rid)
         return None
 
+    def _add_ascending(self, ids: list[int]) -> int | None:
+        first, last = ids[0], ids[-1]
+        for run in self._runs:
+            lo, hi = bisect.bisect_left(run, first), bisect.bisect_right(run, last)
+            if lo < hi:   # the run holds ids inside this page's span: look at each
+                held = set(run[lo:hi])
+                dup = next((rid for rid in ids if rid in held), None)
+                if dup is not None:
+                    return dup
+        below = [run for run in self._runs if run[-1] < first]
+        if below:
+            max(below, key=lambda run: run[-1]).extend(ids)
+        else:
+            self._runs.append(array.array("q", ids))
+        return None
+
     def __contains__(self, rid: int) -> bool:
         if self._set is not None:
             return rid in self._set
-        i = bisect.bisect_left(self._ids, rid)
-        return i < len(self._ids) and self._ids[i] == rid
+        for run in self._runs:
+            i = bisect.bisect_left(run, rid)
+            if i < len(run) and run[i] == rid:
+                return True
+        return False
 
     def __bool__(self) -> bool:
-        return bool(self._ids) or bool(self._set)
+        return bool(self._runs) or bool(self._set)
 
 
 class _EntityLoad:

@@ -179,8 +179,11 @@ def _fast_inbound(sg: Any) -> Callable[[Any], Any]:
     return transform
 
 
-def connect(creds: Credentials, env: Mapping[str, str] | None = None) -> Any:
+def connect(creds: Credentials, env: Mapping[str, str] | None = None, *, fast_replies: bool = True) -> Any:
     """A ``shotgun_api3.Shotgun`` connection (lazy: nothing is sent until the first call).
+
+    ``fast_replies``: replies go through :func:`_fast_inbound` (datetimes aware in UTC); off for a connection
+    handed to a user (SGORM's ``sg``), who gets shotgun_api3's own local-time datetimes.
 
     shotgun_api3 waits forever for an answer by default; a socket timeout (``SG_TIMEOUT_SECS``, default
     300 s) turns a hung request into an error the loader retries.
@@ -202,7 +205,8 @@ def connect(creds: Credentials, env: Mapping[str, str] | None = None) -> Any:
         sg.config.timeout_secs = timeout
         if hasattr(sg, "_decode_response"):   # a real connection (Mockgun, the test site, speaks no HTTP)
             sg._decode_response = _api_answers_only(sg._decode_response, creds.label)  # type: ignore[method-assign,assignment]
-            sg._transform_inbound = _fast_inbound(sg)  # type: ignore[method-assign,assignment]
+            if fast_replies:
+                sg._transform_inbound = _fast_inbound(sg)  # type: ignore[method-assign,assignment]
         return sg
     except Exception as exc:  # noqa: BLE001 - shotgun_api3 raises ValueError, ShotgunError, ...
         raise CredentialsError(f"cannot connect to {creds.label}: {redacted_first_line(exc)}") from None

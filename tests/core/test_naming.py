@@ -143,6 +143,7 @@ def test_display_name_convention_names_models_by_display_name_and_falls_back_on_
 
 def test_a_subclassed_convention_renames_every_model_it_names(tmp_path: Path) -> None:
     """A studio's own convention (Python API): one overridden method, and the built project follows it."""
+    from sg2dbt.core.errors import ProjectError
     from sg2dbt.emit.project import ProjectOptions, build_project
     from sg2dbt.schema import sources
     from tests.conftest import REPO
@@ -155,10 +156,12 @@ def test_a_subclassed_convention_renames_every_model_it_names(tmp_path: Path) ->
             return self.shorten(f"{stem}_pk")
 
     schema = sources.from_path(REPO / "examples" / "studio" / "schema.json")
-    build_project(schema, tmp_path, ProjectOptions(convention=Studio()))
-    models = sorted(p.name for p in (tmp_path / "models" / "staging" / "shotgrid").glob("*.sql"))
+    build_project(schema, tmp_path, ProjectOptions(source_name="sg", convention=Studio()))
+    models = sorted(p.name for p in (tmp_path / "models" / "staging" / "sg").glob("*.sql"))
     assert models and all(m.startswith("base_") for m in models), models
-    shot = (tmp_path / "models" / "staging" / "shotgrid" / "base_shot.sql").read_text()
-    assert " as shot_pk" in shot
-    bridges = list((tmp_path / "models" / "staging" / "shotgrid" / "bridges").glob("*.sql"))
-    assert bridges and all(b.name.startswith("stg_shotgrid__") for b in bridges)   # not overridden: unchanged
+    shot = (tmp_path / "models" / "staging" / "sg" / "base_shot.sql").read_text()
+    assert " as shot_pk" in shot and "source('sg', 'shot')" in shot
+    bridges = list((tmp_path / "models" / "staging" / "sg" / "bridges").glob("*.sql"))
+    assert bridges and all(b.name.startswith("stg_sg__") for b in bridges)   # not overridden: the project's source
+    with pytest.raises(ProjectError, match="choose one"):
+        ProjectOptions(convention=Studio(), name_by_display=True)

@@ -111,3 +111,24 @@ def test_split_covers_the_span_in_disjoint_ranges(after: int, last: int, density
     assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
     assert all(lo < hi for lo, hi in bounds)
 
+
+
+def test_an_ordered_pass_is_one_scan_in_id_order() -> None:
+    """``sg2dbt dump`` writes files sorted by id: it reads with ordered=True, never split."""
+    site = CountingSite(list(range(1, 1001)))
+    got = _read(SiteSource(lambda: site, page_size=50, max_requests=4), ordered=True)
+    assert got == list(range(1, 1001)) and site.most_in_flight == 1
+
+
+def test_the_duplicate_check_keeps_compact_runs_for_interleaved_range_pages() -> None:
+    """The loader's refusal of an id seen twice in a pass, fed the interleaved pages of range scans."""
+    from sg2dbt.loader.run import _PassIds
+
+    seen = _PassIds()
+    pages = [list(range(1, 51)), list(range(3001, 3051)), list(range(501, 551)), list(range(3051, 3101)),
+             list(range(551, 601)), list(range(51, 101))]
+    assert all(seen.add_all(p) is None for p in pages)
+    assert seen._set is None and len(seen._runs) <= 3, "no switch to a set for range-split passes"
+    assert 3075 in seen and 560 in seen and 2000 not in seen
+    assert seen.add_all([2000, 3060]) == 3060           # a page overlapping a run's ids is checked id by id
+    assert seen.add_all([601, 602]) is None and seen._set is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass
@@ -31,6 +32,9 @@ class ProjectOptions:
     bridges: str = "table"       # materialisation of the bridge models (one of BRIDGE_MATERIALIZATIONS)
 
     def __post_init__(self) -> None:
+        if self.convention is not None and self.name_by_display:
+            raise ProjectError("name_by_display and a custom naming convention both decide the model names: "
+                               "choose one (subclass DisplayNameConvention for both)")
         if self.adapter not in ADAPTERS:
             raise ProjectError(f"unknown adapter {self.adapter!r}; choose one of {', '.join(ADAPTERS)}")
         if self.bridges not in BRIDGE_MATERIALIZATIONS:
@@ -46,7 +50,7 @@ class ProjectOptions:
     def naming(self) -> NamingConvention:
         """The convention every staging-layer name comes from."""
         if self.convention is not None:
-            return self.convention
+            return dataclasses.replace(self.convention, source_name=self.source_name)
         convention = DisplayNameConvention if self.name_by_display else NamingConvention
         return convention(source_name=self.source_name)
 
