@@ -36,7 +36,7 @@ def create_raw_tables(layout: RawLayout, url: str | sa.Engine,
             metadata.create_all(conn, tables=fitting)
     except sa.exc.SQLAlchemyError as exc:
         raise Sg2dbtError(f"cannot create the raw tables in {display_database_url(engine.url)}: "
-                          f"{redacted_first_line(exc)}") from None
+                          f"{redacted_first_line(exc, 500)}") from None
     finally:
         if isinstance(url, str):
             engine.dispose()

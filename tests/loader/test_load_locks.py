@@ -119,3 +119,29 @@ def test_loaders_started_together_on_a_fresh_database_all_succeed(
             e.dispose()
         with pg_engine.begin() as conn:
             conn.execute(sa.text(f'drop schema if exists "{schema_name}" cascade'))
+
+
+def test_a_second_loader_on_a_duckdb_file_fails_at_once_naming_the_holders_pid(
+        cli: Cli, real_schema_path: Path, tmp_path: Path) -> None:
+    """DuckDB locks the whole file: another process holding it makes the loader fail in one line, with DuckDB's
+    own message naming the holder's pid, and the --json summary."""
+    import subprocess
+    import sys
+    import time
+
+    db, ready = tmp_path / "w.duckdb", tmp_path / "ready"
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, pathlib, sys, time; "
+                               f"c = duckdb.connect({str(db)!r}); pathlib.Path({str(ready)!r}).touch(); "
+                               "sys.stdin.read()"], stdin=subprocess.PIPE, text=True)
+    try:
+        while not ready.exists():
+            assert holder.poll() is None
+            time.sleep(0.05)
+        code, out, err = cli("load", "--schema", str(real_schema_path), "--only", "Shot", "--db", f"duckdb:///{db}",
+                             "--from-dump", str(_dump(tmp_path / "dump")), "--json")
+    finally:
+        holder.communicate("")
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1, err
+    assert "Conflicting lock is held" in lines[0] and f"PID {holder.pid}" in lines[0]
+    assert json.loads(out)["entities"] == []
