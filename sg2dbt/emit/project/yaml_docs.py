@@ -174,7 +174,11 @@ def bridge_doc(b: Bridge, source: str) -> dict[str, Any]:
         "name": b.name,
         "description": f"Links of {f.entity}.{f.name} (\"{f.display_name or f.name}\"), one row per link "
                        f"in ShotGrid's order. Valid types: {types}. {f.description.strip()}".strip(),
-        "config": {**_enabled(source, b.table), "meta": {"sg_entity": f.entity, "sg_field": f.name}},
+        # dbt-postgres indexes a bridge table by owner and by linked id (the two joins BI tools make; without
+        # them a join that selects a few owners scans the whole table); other adapters ignore the setting.
+        "config": {**_enabled(source, b.table),
+                   "indexes": [{"columns": [b.owner_key]}, {"columns": [naming.BRIDGE_LINKED_ID]}],
+                   "meta": {"sg_entity": f.entity, "sg_field": f.name}},
         "data_tests": [{"sg2dbt_unique_combination": {
             "arguments": {"combination_of_columns": [b.owner_key, naming.BRIDGE_POSITION]}}}],
         "columns": [
