@@ -1,9 +1,11 @@
 """The optional ``dbt build`` after a sync (``sync.dbt_build``), through dbt's own runner (``dbtRunner``).
 
 The staging models are views: new rows need no rebuild, only a schema change does. So ``changed`` builds
-nothing after a cycle that changed no schema, everything once when the project was just created, and
-otherwise the models downstream of each raw table whose columns changed (``--select source:<source>.<table>+``,
-tests included); ``all`` builds the whole project after every cycle that wrote rows or changed the schema.
+nothing after a cycle that changed no schema and wrote no rows, everything once when the project was just
+created, the models downstream of each raw table whose columns changed (``--select source:<source>.<table>+``,
+tests included), and the stored models (tables: the bridges by default, docs/dbt-project.md) downstream of each
+raw table that got rows (``source:<source>.<table>+,config.materialized:table``); ``all`` builds the whole
+project after every cycle that wrote rows or changed the schema.
 
 The profile comes from the warehouse URL, through the environment variables the generated ``profiles.yml``
 reads (no file holds a secret); the password goes in ``DBT_ENV_SECRET_PG_PASSWORD``, which dbt keeps out of
@@ -59,11 +61,14 @@ class DbtStep:
             return [] if summary.rows or schema.get("project_files_written") else None
         if schema.get("project_created"):
             return []
-        tables = schema.get("changed_tables") or []
-        if not tables or not schema.get("project_files_written"):
+        tables = (schema.get("changed_tables") or []) if schema.get("project_files_written") else []
+        written = sorted({e.table for e in summary.entities if e.rows or e.retired or e.revived or e.deleted}
+                         - set(tables))
+        if not tables and not written:
             return None
         source = self.options.project.source_name if self.options.project else "shotgrid"
-        return ["--select", " ".join(f"source:{source}.{t}+" for t in tables)]
+        return ["--select", " ".join([f"source:{source}.{t}+" for t in tables]
+                                     + [f"source:{source}.{t}+,config.materialized:table" for t in written])]
 
     def after(self, summary: CycleSummary, engine: sa.Engine) -> dict[str, Any] | None:
         select = self.selection(summary)
