@@ -18,8 +18,8 @@ from sg2dbt.core.layout import RawLayout
 # sg2dbt's own Jinja in model files: source(), the dispatched unnest macro with identifier arguments, the
 # adapter's type names (t.<logical>, set once per model) and adapter.quote() of a reserved identifier.
 _NAME = r"(adapter\.quote\('[a-z0-9_]+'\)|'[a-z0-9_]+')"
-_OWN_JINJA = re.compile(r"\s*((source|sg2dbt_unnest_links)\((source\()?'[a-z0-9_]+', '[a-z0-9_]+'\)?"
-                        rf"(, {_NAME})*\)|t\.[a-z]+|adapter\.quote\('[a-z0-9_]+'\))\s*")
+_OWN_JINJA = re.compile(r"\s*((source|sg2dbt_unnest_links)\(\s*(source\()?'[a-z0-9_]+', '[a-z0-9_]+'\)?"
+                        rf"(,\s*{_NAME})*\s*\)|t\.[a-z]+|adapter\.quote\('[a-z0-9_]+'\))\s*")
 _OWN_BLOCK = "{% set t = sg2dbt_types() %}"
 
 
