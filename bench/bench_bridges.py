@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import sqlalchemy as sa
 from benchmarks_md import write_section  # bench/: the section writer every benchmark shares
@@ -64,20 +65,12 @@ def load(engine: sa.Engine, raw_schema: str, shots: int, links: int) -> None:
 def dbt_run(project: Path, target: str, env: dict[str, str]) -> float:
     from dbt.cli.main import dbtRunner
 
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with mock.patch.dict(os.environ, env):
         t0 = time.perf_counter()
         res = dbtRunner().invoke(["run", "--project-dir", str(project), "--profiles-dir", str(project),
                                   "--target", target, "--quiet", "--select",
                                   f"stg_shotgrid__shot stg_shotgrid__asset {BRIDGE}"])
         seconds = time.perf_counter() - t0
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     if not res.success:
         raise SystemExit(f"dbt run failed in {project}: {res.exception}")
     return seconds

@@ -14,14 +14,14 @@ Layout of the demo directory (re-running the demo refreshes it in place)::
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sg2dbt.core.errors import Sg2dbtError
 from sg2dbt.core.layout import DEFAULT_RAW_SCHEMA
@@ -60,20 +60,13 @@ def _check_workdir(workdir: Path) -> None:
                           f"choose another --dir")
 
 
-@contextlib.contextmanager
-def _env(**values: str) -> Iterator[None]:
+def _env(**values: str) -> Any:
     """Pin the generated profile's env_var() settings for the demo's dbt run, whatever the shell exports
-    (a user with SG2DBT_TARGET=postgres set for their real project still gets the demo on DuckDB)."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    (a user with SG2DBT_TARGET=postgres set for their real project still gets the demo on DuckDB); the
+    environment is restored afterwards."""
+    from unittest import mock
+
+    return mock.patch.dict(os.environ, values)
 
 
 def scaffold(schema: Schema, project_dir: Path, db_path: Path) -> None:

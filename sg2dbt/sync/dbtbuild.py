@@ -14,9 +14,7 @@ its logs. On DuckDB the sync's own connections are closed first: dbt opens the f
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -25,18 +23,11 @@ if TYPE_CHECKING:
     from sg2dbt.sync.run import CycleSummary, SyncOptions
 
 
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+def _environment(values: dict[str, str]) -> Any:
+    """The dbt profile's env_var() settings for one dbt run, the environment restored afterwards."""
+    from unittest import mock
+
+    return mock.patch.dict(os.environ, values)
 
 
 class DbtStep:
