@@ -18,7 +18,7 @@ from sg2dbt.cli import cli
 from sg2dbt.core.errors import NamingError, ProjectError
 from sg2dbt.core.layout import plan
 from sg2dbt.core.model import Entity, Field, Schema
-from sg2dbt.emit.project import ADAPTERS, MANIFEST, ProjectOptions, build_project, models_reading
+from sg2dbt.emit.project import ADAPTERS, MANIFEST, ProjectOptions, build_project
 from sg2dbt.emit.project.staging import StagingPlan
 from sg2dbt.emit.project.staging import plan as staging_plan
 from sg2dbt.schema import sources
@@ -152,17 +152,6 @@ def test_bridge_materialisation_is_chosen_per_project(tmp_path: Path, bridges: s
     assert models["staging"]["shotgrid"]["bridges"]["+materialized"] == bridges
     with pytest.raises(ProjectError, match="bridge materialisation 'ephemeral'"):
         ProjectOptions(bridges="ephemeral")
-
-
-def test_models_reading_names_what_a_load_of_an_entity_leaves_stale(real: Schema) -> None:
-    assert models_reading(real, ["Asset"]) == sorted(
-        ["stg_shotgrid__asset"] + [b.name for b in staging_plan(plan(real), ProjectOptions()).models["Asset"].bridges])
-    stored = models_reading(real, ["Shot", "Asset"], stored_only=True)
-    assert "stg_shotgrid__shot__assets" in stored and "stg_shotgrid__shot" not in stored
-    assert models_reading(real, ["Shot"], ProjectOptions(bridges="view"), stored_only=True) == []
-    assert models_reading(real, ["Booking"], ProjectOptions(source_name="sg"))[0] == "stg_sg__booking"
-    with pytest.raises(ProjectError, match="NoSuchEntity"):
-        models_reading(real, ["NoSuchEntity"])
 
 
 def test_macros_are_described(real_project: Path) -> None:
