@@ -28,6 +28,7 @@ from sg2dbt.core.model import Entity, Field, Schema
 from sg2dbt.core.typemap import Logical
 from sg2dbt.loader import DumpSource, LoadOptions, duckdb_bulk, load
 from sg2dbt.schema import sources
+from tests.support.damaged import damaged_values
 from tests.support.sgsite import record
 
 UTC = dt.timezone.utc
@@ -125,13 +126,7 @@ def test_sql_stores_a_value_only_as_the_row_path_does(field_type: str, tmp_path:
     assert 0 < declined < len(MISFITS)   # both branches taken for every type
 
 
-_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**65), max_value=2**65), st.floats(),
-    st.text(max_size=8), st.sampled_from(["12", "1.5", "true", "False", "1e3", "2024-05-01", "x\x00",
-                                          "\ud800", "2024-05-01T10:00:00Z", "9223372036854775808"]))
-_values = st.recursive(_scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["type", "id", "name"]), inner, max_size=3)),
-    max_leaves=6)
+_values = damaged_values()
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

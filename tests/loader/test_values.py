@@ -17,6 +17,7 @@ from sg2dbt.core.errors import ValueFitError
 from sg2dbt.core.layout import plan
 from sg2dbt.core.model import Entity, Field, Schema
 from sg2dbt.core.typemap import STORAGE
+from tests.support.damaged import damaged_values
 
 UTC = dt.timezone.utc
 
@@ -70,13 +71,7 @@ def test_a_literal_backslash_u0000_in_json_is_kept() -> None:
     assert values.json_text(["\\u0000"]) == '["\\\\u0000"]'
 
 
-_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**65), max_value=2**65), st.floats(),
-    st.text(max_size=8), st.sampled_from(["12", "1.5", "true", "False", "1e3", "2024-05-01", "x\x00",
-                                          "\ud800", "2024-05-01T10:00:00Z", "9223372036854775808"]))
-_values = st.recursive(_scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["type", "id", "name"]), inner, max_size=3)),
-    max_leaves=6)
+_values = damaged_values()
 
 
 @settings(max_examples=400, deadline=None)
