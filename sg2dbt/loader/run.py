@@ -76,12 +76,10 @@ class EntityResult:
     error: str | None = None
 
 
-@dataclass
-class LoadSummary:
-    source: str
-    started_at: str
-    seconds: float = 0.0
-    entities: list[EntityResult] = field(default_factory=list)
+class EntityResults:
+    """What a run's summary reads off its per-entity results (a load's, a sync cycle's)."""
+
+    entities: list[EntityResult]
 
     @property
     def rows(self) -> int:
@@ -90,6 +88,14 @@ class LoadSummary:
     @property
     def failed(self) -> list[EntityResult]:
         return [e for e in self.entities if e.error]
+
+
+@dataclass
+class LoadSummary(EntityResults):
+    source: str
+    started_at: str
+    seconds: float = 0.0
+    entities: list[EntityResult] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "started_at": self.started_at, "seconds": round(self.seconds, 3),

@@ -38,7 +38,7 @@ from sg2dbt.core.model import Schema
 from sg2dbt.emit.project import ProjectOptions
 from sg2dbt.loader import state as loader_state
 from sg2dbt.loader.reader import SiteSource
-from sg2dbt.loader.run import Changes, EntityResult, LoadOptions, apply_changes, load, prepare
+from sg2dbt.loader.run import Changes, EntityResult, EntityResults, LoadOptions, apply_changes, load, prepare
 from sg2dbt.schema.sources import from_connection
 from sg2dbt.sync import cursor, events
 from sg2dbt.sync.schema import SchemaStep, reconcile
@@ -62,7 +62,7 @@ class SyncOptions:
 
 
 @dataclass
-class CycleSummary:
+class CycleSummary(EntityResults):
     started_at: str
     seconds: float = 0.0
     events: int = 0
@@ -72,14 +72,6 @@ class CycleSummary:
     schema: dict[str, Any] | None = None
     dbt: dict[str, Any] | None = None
     entities: list[EntityResult] = field(default_factory=list)
-
-    @property
-    def rows(self) -> int:
-        return sum(e.rows for e in self.entities)
-
-    @property
-    def failed(self) -> list[EntityResult]:
-        return [e for e in self.entities if e.error]
 
     @property
     def held(self) -> list[str]:
