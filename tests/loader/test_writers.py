@@ -53,6 +53,14 @@ def _rows(conv: RowConverter, ids: range, *, variant: int = 0, retired: bool = F
     return [conv.row(record(SCHEMA["Shot"], i, SCHEMA, variant=variant), retired, NOW) for i in ids]
 
 
+def _shot_table(engine: sa.Engine, schema: str | None) -> tuple[sa.Table, RowConverter]:
+    """The raw Shot table, created as the loader creates it, and the converter for this dialect's writer."""
+    metadata, _ = prepare(engine, LAYOUT, schema)
+    table = next(t for t in metadata.tables.values() if t.info.get("sg_entity") == "Shot")
+    with engine.connect() as conn:
+        return table, RowConverter(LAYOUT["Shot"], json_as_text=json_as_text(conn.dialect))
+
+
 def _codes(engine: sa.Engine, table: sa.Table) -> dict[int, str]:
     with engine.connect() as conn:
         return dict(conn.execute(sa.select(table.c.id, table.c.code)).all())
@@ -60,10 +68,7 @@ def _codes(engine: sa.Engine, table: sa.Table) -> dict[int, str]:
 
 def test_each_dialect_gets_its_writer_and_the_rows_land(target: tuple[str, sa.Engine, str | None]) -> None:
     kind, engine, schema = target
-    metadata, _ = prepare(engine, LAYOUT, schema)
-    table = next(t for t in metadata.tables.values() if t.info.get("sg_entity") == "Shot")
-    with engine.connect() as conn:
-        conv = RowConverter(LAYOUT["Shot"], json_as_text=json_as_text(conn.dialect))
+    table, conv = _shot_table(engine, schema)
     first, later = _rows(conv, range(1, 11)), _rows(conv, range(5, 16), variant=3)
     with engine.begin() as conn, contextlib.closing(writer_for(conn, table, conv.columns)) as writer:
         assert type(writer) is EXPECTED_WRITER[kind]
@@ -84,10 +89,7 @@ def test_each_dialect_gets_its_writer_and_the_rows_land(target: tuple[str, sa.En
 def test_a_failed_transaction_leaves_no_row(target: tuple[str, sa.Engine, str | None]) -> None:
     """Rows and sync state commit together: a writer used in a transaction that fails leaves nothing."""
     _kind, engine, schema = target
-    metadata, _ = prepare(engine, LAYOUT, schema)
-    table = next(t for t in metadata.tables.values() if t.info.get("sg_entity") == "Shot")
-    with engine.connect() as conn:
-        conv = RowConverter(LAYOUT["Shot"], json_as_text=json_as_text(conn.dialect))
+    table, conv = _shot_table(engine, schema)
     with pytest.raises(RuntimeError), engine.begin() as conn, \
             contextlib.closing(writer_for(conn, table, conv.columns)) as writer:
         writer.insert(_rows(conv, range(1, 4)))
