@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import duckdb  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
-from benchmarks_md import write_section  # noqa: E402  # bench/: the section writer every benchmark shares
+from benchmarks_md import in_fresh_processes, write_section  # noqa: E402  # bench/: what every benchmark shares
 
 from sg2dbt.core.layout import plan  # noqa: E402
 from sg2dbt.loader import DumpSource, LoadOptions, duckdb_bulk, load  # noqa: E402
@@ -151,15 +151,6 @@ def memory_child(n: int) -> None:
                       "peak_rss_mb": round(after / 1024)}))
 
 
-def memory(sizes: list[int]) -> list[dict[str, Any]]:
-    out = []
-    for n in sizes:
-        proc = subprocess.run([sys.executable, __file__, "--memory-child", str(n)], check=True,
-                              capture_output=True, text=True)
-        out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    return out
-
-
 def markdown(r: dict[str, Any]) -> str:
     med, rps, vs, per = r["seconds_median"], r["rows_per_s"], r["speed_vs_native"], r["per_round_vs_native"]
     lines = [SECTION, "",
@@ -196,7 +187,7 @@ def main() -> None:
         memory_child(args.memory_child)
         return
     if args.memory:
-        print(json.dumps(memory([100_000, 1_000_000]), indent=1))
+        print(json.dumps(in_fresh_processes(__file__, [100_000, 1_000_000]), indent=1))
         return
     result = run(args.rows, args.rounds, args.row_path)
     print(json.dumps(result, indent=1))

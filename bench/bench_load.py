@@ -20,7 +20,6 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import sqlalchemy as sa  # noqa: E402
+from benchmarks_md import in_fresh_processes  # noqa: E402
 
 from sg2dbt.core.convert import RowConverter  # noqa: E402
 from sg2dbt.core.layout import RawLayout, plan  # noqa: E402
@@ -185,15 +185,6 @@ def memory_child(total: int) -> None:
                       "peak_rss_mb_before_load": round(rss_before / 1024), "peak_rss_mb": round(rss_after / 1024)}))
 
 
-def memory(sizes: list[int]) -> list[dict[str, Any]]:
-    out = []
-    for total in sizes:
-        proc = subprocess.run([sys.executable, __file__, "--memory-child", str(total)], check=True,
-                              capture_output=True, text=True)
-        out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=50_000)
@@ -205,7 +196,7 @@ def main() -> None:
     if args.memory_child:
         memory_child(args.memory_child)
     elif args.memory:
-        print(json.dumps(memory([100_000, 1_000_000]), indent=1))
+        print(json.dumps(in_fresh_processes(__file__, [100_000, 1_000_000]), indent=1))
     else:
         print(json.dumps(ratios(args.rows, args.orm_rows, args.rounds), indent=1))
 

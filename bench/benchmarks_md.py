@@ -1,9 +1,14 @@
-"""BENCHMARKS.md is shared by every benchmark: each one rewrites only its own ``## `` section."""
+"""What every benchmark shares: BENCHMARKS.md, where each one rewrites only its own ``## `` section, and the
+peak-memory runs, each size in a fresh process."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 
@@ -17,3 +22,14 @@ def write_section(section: str, text: str, path: Path = BENCHMARKS_MD) -> None:
     else:
         new = current.rstrip("\n") + "\n\n" + text + "\n"
     path.write_text(new)
+
+
+def in_fresh_processes(script: str, sizes: list[int]) -> list[dict[str, Any]]:
+    """``script --memory-child N`` for each size, each in a new interpreter (peak RSS is per process), and
+    the JSON line each child prints last."""
+    out = []
+    for n in sizes:
+        proc = subprocess.run([sys.executable, script, "--memory-child", str(n)], check=True, capture_output=True,
+                              text=True)
+        out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return out
