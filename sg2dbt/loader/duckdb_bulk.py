@@ -25,7 +25,7 @@ from typing import Any
 from sg2dbt.core.layout import RawColumn, RawTable, Role
 from sg2dbt.core.typemap import Logical, Shape
 from sg2dbt.loader.reader import DumpSource
-from sg2dbt.loader.writers import DuckDBWriter, Writer
+from sg2dbt.loader.writers import MAX_OBJECT_SIZE, DuckDBWriter, Writer
 
 # The message of the deliberate failure; the loader recognises it in DuckDB's error.
 NOT_STORED_FORM = "sg2dbt: value not in stored form"
@@ -156,7 +156,7 @@ def select_sql(table: RawTable, columns: Sequence[RawColumn], path: str, *, reti
         elif c.role is Role.LOADED_AT:
             out[c.name] = f"CAST({_str(loaded_at.astimezone(dt.timezone.utc).isoformat())} AS TIMESTAMPTZ)"
     read = (f"read_json({_str(path)}, format = 'newline_delimited', columns = {{{spec}}}, "
-            f"maximum_object_size = 1073741824)")
+            f"maximum_object_size = {MAX_OBJECT_SIZE})")
     return (f"SELECT {', '.join(out[c.name] for c in columns)} FROM (SELECT {', '.join(checked)} FROM "
             f"(SELECT {', '.join(['*', *lists])} FROM {read}))")
 
@@ -192,7 +192,7 @@ def insert_file(writer: DuckDBWriter, table: RawTable, path: Path, *, retired: b
     import duckdb
 
     read_ids = (f"SELECT TRY_CAST(id::VARCHAR AS BIGINT) FROM read_json({_str(str(path))}, format = "
-                f"'newline_delimited', columns = {{'id': 'JSON'}}, maximum_object_size = 1073741824)")
+                f"'newline_delimited', columns = {{'id': 'JSON'}}, maximum_object_size = {MAX_OBJECT_SIZE})")
     try:
         writer.raw.execute("SET enable_progress_bar = false")   # DuckDB would draw one on stdout for a long read
         if retired:

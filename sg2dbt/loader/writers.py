@@ -173,6 +173,12 @@ class PostgresWriter(BulkWriter):
             self._merge_stage()
 
 
+# read_json's ``maximum_object_size`` (DuckDB's default): its read buffers are sized from it, so a larger value
+# costs memory and time on every file (1 GiB read a 2 GB dump whole into memory: 3 GB peak, 1.5x the time).
+# A record longer than the buffers fails the read with DuckDB's own error, never silently (docs/loader.md).
+MAX_OBJECT_SIZE = 16 * 2**20
+
+
 class DuckDBWriter(BulkWriter):
     """Pages go through a JSON-lines file that ``read_json`` parses in DuckDB's own (parallel) reader."""
 
@@ -183,26 +189,30 @@ class DuckDBWriter(BulkWriter):
         self.raw: Any = conn.connection.driver_connection
         self._names = [c.name for c in self.columns]
         spec = ", ".join(f"{_sql_string(c.name)}: '{STORAGE[c.logical].duckdb_read}'" for c in self.columns)
-        select = ", ".join(f"{q}::JSON" if c.logical is Logical.JSON else q
-                           for c, q in zip(self.columns, self.q_columns, strict=True))
+        self._select = ", ".join(f"{q}::JSON" if c.logical is Logical.JSON else q
+                                 for c, q in zip(self.columns, self.q_columns, strict=True))
         self._path = spool.new_file(conn.engine.url.database)   # beside the database; stale ones removed
-        self._select = (f"SELECT {select} FROM read_json({_sql_string(self._path)}, format = 'newline_delimited', "
-                        f"columns = {{{spec}}})")
+        self._read = f"read_json({_sql_string(self._path)}, format = 'newline_delimited', columns = {{{spec}}}"
 
     @contextlib.contextmanager
     def bulk(self, upsert: bool) -> Iterator[Callable[[list[Row]], None]]:
         """Every page of the pass goes into one file (disk, not memory), read by one statement at the end."""
         names = self._names
-        written = 0
+        written = longest = 0
         with open(self._path, "w", encoding="utf-8") as fh:
             def put(rows: list[Row]) -> None:
-                nonlocal written
-                fh.writelines(encode_checked(dict(zip(names, r, strict=True))) + "\n" for r in rows)
+                nonlocal written, longest
+                lines = [encode_checked(dict(zip(names, r, strict=True))) + "\n" for r in rows]
+                fh.writelines(lines)
                 written += len(rows)
+                longest = max(longest, max(map(len, lines), default=0))
 
             yield put
         if written:
-            self.insert_select(self._select, upsert=upsert)
+            # the buffers fit the longest line written (at most 4 UTF-8 bytes a character): a huge text loads
+            size = max(MAX_OBJECT_SIZE, 4 * longest)
+            self.insert_select(f"SELECT {self._select} FROM {self._read}, maximum_object_size = {size})",
+                               upsert=upsert)
 
     def insert_select(self, select: str, *, upsert: bool) -> int:
         """Insert (or upsert by id) the rows of ``select``, whose columns are :attr:`columns`; returns how many."""

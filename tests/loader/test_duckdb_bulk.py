@@ -27,6 +27,7 @@ from sg2dbt.core.layout import plan
 from sg2dbt.core.model import Entity, Field, Schema
 from sg2dbt.core.typemap import Logical
 from sg2dbt.loader import DumpSource, LoadOptions, duckdb_bulk, load
+from sg2dbt.loader.writers import MAX_OBJECT_SIZE
 from sg2dbt.schema import sources
 from tests.support.damaged import damaged_values
 from tests.support.sgsite import record
@@ -255,3 +256,19 @@ def test_damaged_files_fail_as_on_the_row_path(damage: str, tmp_path: Path, monk
     error = sql_summary.entities[0].error
     assert error and error == row_summary.entities[0].error
     assert sql_rows == row_rows == []
+
+
+def test_a_record_longer_than_the_read_buffers_still_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    # DuckDB's reader refuses a record past about twice maximum_object_size: the SQL path declines it, and the
+    # row path's spool file is read with buffers sized from its longest line
+    huge = "é" * (MAX_OBJECT_SIZE + 1) + "x" * MAX_OBJECT_SIZE
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    _write(dump / "Thing.jsonl", [{"type": "Thing", "id": 1, "f_text": "small"},
+                                  {"type": "Thing", "id": 2, "f_text": huge}])
+    sql_summary, sql_rows, row_summary, row_rows, declined = _both(tmp_path, plan(_schema()), dump,
+                                                                   monkeypatch, caplog)
+    assert len(declined) == 1 and "maximum_object_size" in declined[0]
+    assert not sql_summary.failed and _summary(sql_summary) == _summary(row_summary)
+    assert sql_rows == row_rows and [("small" in r, huge in r) for r in sql_rows] == [(True, False), (False, True)]
