@@ -6,8 +6,10 @@ datetimes). Checked one column at a time with C-level builtins (``set(map(type, 
 value per row; the row tuples are then rebuilt with one ``zip``.
 
 Exactness: a column passes unchanged only when every value in it is one the value rule
-(:mod:`sg2dbt.core.values`) returns unchanged; columns whose rule converts (dates, JSON, links) apply the rule
-or the row converter's own fast expression to each value. Anything else (a value to coerce or to refuse, a
+(:mod:`sg2dbt.core.values`) returns unchanged; links are split into their two columns once every link of the
+column is checked (dicts, int ids in 64 bits, string types), flat JSON values (lists of strings, dicts of
+scalars) are encoded by orjson, and the other columns whose rule converts (dates, other JSON) apply the rule to
+each value. Anything else (a value to coerce or to refuse, a
 record that is not a mapping or lacks a field) makes :func:`convert_page` return None, and the caller converts
 that page record by record with :class:`~sg2dbt.core.convert.RowConverter`, which coerces or names the record
 and field as ever. So the two give the same rows and the same refusals (tests/core/test_columns.py).
@@ -22,6 +24,8 @@ import math
 import operator
 from collections.abc import Callable, Sequence
 from typing import Any
+
+import orjson
 
 from sg2dbt.core import values
 from sg2dbt.core.typemap import Logical
@@ -75,11 +79,15 @@ def _booleans(col: Column) -> Column:
 
 
 def _text(col: Column) -> Column:
+    # the rule refuses exactly the values holding a NUL or a lone surrogate (which strict UTF-8 cannot encode):
+    # both are looked for once in the column's joined text
     text = "".join(_present(col, {str}))
-    if "\x00" in text or not text.isascii():
-        try:   # the rule on the column's text: it refuses exactly when one value holds a NUL or a lone surrogate
-            values.to_text(text)
-        except ValueError:
+    if "\x00" in text:
+        raise _Declined
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
             raise _Declined from None
     return col
 
@@ -111,20 +119,63 @@ VALUE_COLUMNS: dict[Logical, Callable[[Column], Column]] = {
 }
 
 
+_JSON_LEAVES = {str, int, bool, NONE}
+
+
+def _flat_json(present: Column) -> bool:
+    """Whether every value is a list of strings, or every value a dict of string keys and string, int, bool or
+    None values: shapes whose JSON text orjson writes exactly as the rule's encoder does (compact, non-ASCII as
+    is, the same escapes; tests/core/test_columns.py), where the rule's Python encoder costs ~1 us a call."""
+    kinds = set(map(type, present))
+    if kinds == {list}:
+        return set(map(type, itertools.chain.from_iterable(present))) <= {str}
+    if kinds == {dict}:
+        return set(map(type, itertools.chain.from_iterable(present))) <= {str} and \
+            set(map(type, itertools.chain.from_iterable(map(dict.values, present)))) <= _JSON_LEAVES
+    return False
+
+
+def _json_texts(col: Column) -> Column:
+    """JSON text of each value: orjson for the flat shapes above, the rule for anything else. orjson raises
+    for a lone surrogate and for an int past 64 bits; a NUL shows as its escape: the page is declined, and the
+    row path refuses or encodes the value with the rule's own message."""
+    present = list(filter(_not_none, col))
+    if not present or not _flat_json(present):
+        return _each(values.json_text)(col)
+    try:
+        texts: list[str | None] = list(map(bytes.decode, map(orjson.dumps, present)))
+    except TypeError:   # orjson.JSONEncodeError
+        raise _Declined from None
+    if "\\u0000" in "".join(texts):   # type: ignore[arg-type]
+        raise _Declined
+    if len(present) < len(col):   # None stays None (NULL), not JSON's null
+        found = iter(texts)
+        texts = [None if v is None else next(found) for v in col]
+    return texts
+
+
 def json_column(json_as_text: bool) -> Callable[[Column], Column]:
-    return _each(values.json_text if json_as_text else values.json_object)
+    return _json_texts if json_as_text else _each(values.json_object)
 
 
-def links(fast: Callable[[Any], tuple[Any, Any]]) -> Callable[[Column], tuple[Column, Column]]:
-    """An entity column as its two columns, each value (None too) through the row converter's fast
-    expression ``fast``, which hands anything unusual to the rule (whose refusal declines the page)."""
-    def convert(col: Column) -> tuple[Column, Column]:
-        try:
-            ids, types = zip(*map(fast, col), strict=True)
-        except (TypeError, ValueError, KeyError, OverflowError, AttributeError, RecursionError):
-            raise _Declined from None
+def links(col: Column) -> tuple[Column, Column]:
+    """An entity column as its ids and types columns: every link of the column checked at once (dicts with
+    an int id in 64 bits and a string type the text rule stores as it is); None is NULL in both."""
+    present = _present(col, {dict})
+    if not present:
+        return (None,) * len(col), (None,) * len(col)
+    try:
+        ids, types = list(map(_link_id, present)), list(map(_link_type, present))
+    except KeyError:
+        raise _Declined from None
+    if set(map(type, ids)) != {int} or min(ids) < _MIN or max(ids) > _MAX or set(map(type, types)) != {str}:
+        raise _Declined
+    _text(types)
+    if present is col:
         return ids, types
-    return convert
+    found_ids, found_types = iter(ids), iter(types)
+    return ([None if v is None else next(found_ids) for v in col],
+            [None if v is None else next(found_types) for v in col])
 
 
 def multi_links(col: Column) -> tuple[Column, Column]:
@@ -144,18 +195,18 @@ def multi_links(col: Column) -> tuple[Column, Column]:
     if set(map(type, ids)) != {int} or min(ids) < _MIN or max(ids) > _MAX or joined.count(",") != len(flat) - 1 \
             or not joined.isascii() or "\x00" in joined:
         raise _Declined
-    id_col: list[str | None] = []
-    type_col: list[str | None] = []
-    at = 0
-    for v in col:
-        if not v:
-            id_col.append(None)
-            type_col.append(None)
-            continue
-        end = at + len(v)
-        id_col.append(",".join(map(_int_repr, ids[at:end])))
-        type_col.append(",".join(types[at:end]))
-        at = end
+    # each value's share of the flat ids and types, joined with C-level maps (no Python loop a row)
+    counts = list(map(len, col if lists is col else [v or () for v in col]))
+    id_col: list[str | None] = list(map(",".join, map(itertools.islice, itertools.repeat(map(_int_repr, ids)),
+                                                       counts)))
+    if types.count(types[0]) == len(types):   # one entity type throughout (often): its runs, made once
+        same = {n: ",".join(types[:1] * n) for n in set(counts)}
+        type_col: list[str | None] = list(map(same.__getitem__, counts))
+    else:
+        type_col = list(map(",".join, map(itertools.islice, itertools.repeat(iter(types)), counts)))
+    if not all(id_col):   # an empty list or None ('' ids): NULL in both columns
+        type_col = [t if i else None for i, t in zip(id_col, type_col, strict=True)]
+        id_col = [i or None for i in id_col]
     return id_col, type_col
 
 

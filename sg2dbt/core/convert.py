@@ -74,7 +74,7 @@ class RowConverter:
                 link_cols += [rf.column(Role.LINK_ID), rf.column(Role.LINK_TYPE)]
                 checks.append((name, values.link))
                 templates.append(_FAST_LINK)
-                steps.append((columns.links(_compiled(_FAST_LINK)), True))
+                steps.append((columns.links, True))
             elif rf.shape is Shape.MULTI_ENTITY:
                 link_cols += [rf.column(Role.LINK_IDS), rf.column(Role.LINK_TYPE)]
                 checks.append((name, values.links))
@@ -150,12 +150,6 @@ class RowConverter:
                 detail = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
                 return ValueFitError(entity, rid, name, detail)
         return None
-
-
-def _compiled(template: str) -> Callable[[Any], Any]:
-    """A link field's fast expression (a starred tuple in the row function) as a function of the value."""
-    fn: Callable[[Any], Any] = eval(f"lambda _v: ({template.format(v='_v').lstrip('*')})", dict(_NAMESPACE))
-    return fn
 
 
 def _record_id(record: Any) -> Any:

@@ -4,6 +4,7 @@ and the refusals of the record-by-record converter, and takes the column path on
 from __future__ import annotations
 
 import datetime as dt
+import types
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,43 @@ def test_a_misfit_multi_entity_value_is_refused_as_record_by_record(bad: Any) ->
     result = _by_page(conv, page)
     assert isinstance(result, str) and "id 2, field 'f_multi_entity'" in result
     assert result == _by_record(conv, page)
+
+
+@pytest.mark.parametrize("value", [
+    {"type": None, "id": 1}, {"type": "Thing", "id": None}, {"type": "Thing", "id": True}, {"type": "Th\x00", "id": 1},
+    {"type": "Th\ud800", "id": 1}, {"id": 1}, {"type": "Thing"}, {"type": "Thing", "id": 2**63}, {"type": 5, "id": 1},
+    {"type": "Thing", "id": 1.0}, [], "x", 5, {"type": "A,B", "id": 1}, {"type": "Thé", "id": -(2**63)},
+    types.MappingProxyType({"type": "Thing", "id": 3})])
+def test_an_entity_link_converts_as_record_by_record(value: Any) -> None:
+    # links are checked for the whole column at once: each misfit is refused (or stored) as record by record
+    conv = RowConverter(THING)
+    page = [{"type": "Thing", "id": i, **{f"f_{t}": None for t in TYPES}, "f_multi_entity": [],
+             "f_entity": {"type": "Thing", "id": i}} for i in (1, 2, 3)]
+    page[1]["f_entity"] = value
+    assert _by_page(conv, page) == _by_record(conv, page)
+
+
+@pytest.mark.parametrize("value", [
+    [chr(c) for c in range(1, 128)], ["été", "\u2028", "\U0001f600", "\ufeff", '"quoted" \\ back'],
+    {"url": "https://x/\u00e9?a=1&b=\"2\"", "name": "\t\n", "n": 2**63, "m": -(2**63), "ok": True, "none": None},
+    {chr(c): chr(c) for c in range(1, 128, 3)}, [], {}])
+def test_flat_json_takes_the_column_path_with_the_rule_s_text(value: Any) -> None:
+    # the column path encodes lists of strings and dicts of scalars with orjson: the very text of the rule
+    conv = RowConverter(THING)
+    page = [{"type": "Thing", "id": i, **{f"f_{t}": None for t in TYPES}, "f_multi_entity": [], "f_url": value,
+             "f_tag_list": value if isinstance(value, list) else None} for i in (1, 2)]
+    assert columns.convert_page(conv._values, page, conv._steps, (False, NOW)) is not None
+    assert _by_page(conv, page) == _by_record(conv, page)
+
+
+@pytest.mark.parametrize("value", [["x\x00"], ["\ud800"], {"k": "\udc00"}, {"k": 2**64}, {"k": "a\x00"},
+                                   {"k": 1.5}, [1, "a"], {1: "a"}])
+def test_flat_json_a_value_orjson_does_not_write_as_the_rule_converts_as_record_by_record(value: Any) -> None:
+    conv = RowConverter(THING)
+    page = [{"type": "Thing", "id": i, **{f"f_{t}": None for t in TYPES}, "f_multi_entity": [],
+             "f_url": {"url": "u"}, "f_tag_list": ["a"]} for i in (1, 2, 3)]
+    page[1]["f_url"] = page[1]["f_tag_list"] = value
+    assert _by_page(conv, page) == _by_record(conv, page)
 
 
 MISFITS: list[Any] = [
