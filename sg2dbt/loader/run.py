@@ -258,14 +258,16 @@ class _EntityLoad:
         as_of = self.source.as_of(self.entity)
         incremental = (not self.options.full_refresh and previous is not None and self.updated_idx is not None
                        and previous.high_water is not None and sync.covers(previous.fields_hash, self.raw))
+        counted = False
         if incremental:
             assert previous is not None and previous.high_water is not None
             result.mode = "incremental"
             self._incremental(_minus(previous.high_water, self.options.overlap), result)
         else:
             result.mode = "full"
-            self._full(result)
-        result.rows_live, result.rows_retired = self.writer.counts()
+            counted = self._full(result)
+        if not counted:
+            result.rows_live, result.rows_retired = self.writer.counts()
         # High-water mark: the newest updated_at seen, but never later than the moment the source's records
         # were read (this pass's start on a site, the dump's start from its manifest), so a record changed
         # while they were read (below the keyset cursor) is read again next time. A dump that does not say
@@ -337,8 +339,9 @@ class _EntityLoad:
                 return found
         return _db_error(self.entity, exc)
 
-    def _full(self, result: EntityResult) -> None:
-        """Every live then every retired record replaces the table's rows.
+    def _full(self, result: EntityResult) -> bool:
+        """Every live then every retired record replaces the table's rows; True when the table's live and
+        retired counts are known from what was written (it was emptied first), without a scan of it.
 
         A record read in both passes (retired between them) is stored as the later, retired read. When the
         table has columns this load does not write (``--ignore-field``, a field gone from the schema), the
@@ -351,7 +354,7 @@ class _EntityLoad:
         else:
             self.writer.delete_all()
             if self.sql_path and duckdb_bulk.applies(self.source, self.writer) and self._full_sql(result):
-                return
+                return False
         live, retired_ids = _PassIds(), _PassIds()
         late: list[Row] = []
         with self._bulk(upsert=bool(keep)) as put:
@@ -377,6 +380,10 @@ class _EntityLoad:
             for ids in chunks(gone):
                 self.writer.delete_ids(ids)
             result.deleted += len(gone)
+            return False
+        # the live rows less those stored retired after all (late), and every retired one
+        result.rows_live, result.rows_retired = result.rows - result.retired - len(late), result.retired
+        return True
 
     def _full_sql(self, result: EntityResult) -> bool:
         """The dump's files straight into DuckDB (:mod:`sg2dbt.loader.duckdb_bulk`); False if they cannot be."""
