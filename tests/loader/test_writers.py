@@ -95,3 +95,39 @@ def test_a_failed_transaction_leaves_no_row(target: tuple[str, sa.Engine, str | 
         writer.insert(_rows(conv, range(1, 4)))
         raise RuntimeError("the entity's load failed after its rows were written")
     assert _codes(engine, table) == {}
+
+
+@pytest.mark.parametrize(("delete_does", "error"), [("perform pg_sleep(0.5)", None),
+                                                    ("raise exception 'no emptying today'", "no emptying today")])
+def test_postgres_a_full_reload_holds_its_first_pages_until_the_table_is_emptied(
+        pg_engine: sa.Engine, pg_schema: str, monkeypatch: pytest.MonkeyPatch, delete_does: str,
+        error: str | None) -> None:
+    """The DELETE of a full reload runs while the loader converts its first pages: the pages held meanwhile
+    (here more than the bound, so the COPY also waits for the DELETE) all land, or the DELETE's error stops
+    the load and its transaction leaves the table as it was."""
+    import psycopg
+
+    from sg2dbt.loader import writers
+
+    monkeypatch.setattr(writers, "_HELD_ROWS", 15)
+    table, conv = _shot_table(pg_engine, pg_schema)
+    old, pages = _rows(conv, range(1, 30)), [_rows(conv, range(i, i + 10), variant=1) for i in (100, 110, 120)]
+    with pg_engine.begin() as conn, contextlib.closing(writer_for(conn, table, conv.columns)) as writer:
+        writer.insert(old)
+    q_table = pg_engine.dialect.identifier_preparer.format_table(table)
+    with pg_engine.begin() as conn:
+        conn.exec_driver_sql(f'create function "{pg_schema}".on_delete() returns trigger language plpgsql as '
+                             f'$$ begin {delete_does}; return null; end $$')
+        conn.exec_driver_sql(f'create trigger on_delete before delete on {q_table} for each statement '
+                             f'execute function "{pg_schema}".on_delete()')
+    code_col = [c.name for c in conv.columns].index("code")
+    with contextlib.ExitStack() as failing:
+        if error:
+            failing.enter_context(pytest.raises(psycopg.Error, match=error))
+        with pg_engine.begin() as conn, contextlib.closing(writer_for(conn, table, conv.columns)) as writer:
+            writer.delete_all()
+            with writer.bulk(upsert=False) as put:
+                for page in pages:
+                    put(page)
+    expected = old if error else [row for page in pages for row in page]
+    assert _codes(pg_engine, table) == {row[0]: row[code_col] for row in expected}
