@@ -7,6 +7,7 @@ import copy
 import datetime as dt
 from typing import Any
 
+import pytest
 import shotgun_api3
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -65,3 +66,75 @@ def test_a_page_of_records_gets_aware_utc_datetimes_in_place() -> None:
 def test_naive_utc_when_the_connection_is_told_not_to_convert() -> None:
     sg = _connection(convert_to_utc=False)
     assert sg._transform_inbound(["2024-03-01T12:00:00Z"]) == [dt.datetime(2024, 3, 1, 12)]
+
+
+JSON_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
+              st.sampled_from([2**63, 2**64, -(2**63) - 1, 10**19, 123456789012345678901234567890]),
+              st.floats(), st.text(max_size=20), st.sampled_from(["\ud800", "a\udfffb", "é", "\x00"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=4)),
+    max_leaves=20)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, type for type (1 and 1.0 differ, as do 0.0 and -0.0), NaN equal to NaN."""
+    return repr(a) == repr(b) and type(a) is type(b)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=JSON_VALUES, ascii_only=st.booleans())
+def test_replies_decode_to_what_json_loads_gives(value: Any, ascii_only: bool) -> None:
+    """Big integers, NaN, infinities, lone surrogates (escaped or as bytes) and floats decode as shotgun_api3's
+    ``json.loads`` decodes them, whichever decoder answers."""
+    import json
+
+    from sg2dbt.schema.connect import _json_loads
+
+    body = json.dumps({"results": value}, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    assert _same(_json_loads(body), json.loads(body))
+
+
+@pytest.mark.parametrize("body", [b'{"a": 1e400}', b'{"a": NaN}', b'{"a": -Infinity}', b'"\\ud800"',
+                                  b'\xef\xbb\xbf{"a": 1}', b'[18446744073709551616, -9223372036854775809]',
+                                  b'[0.30000000000000004, 5e-324, 1.7976931348623157e308, -0.0]'])
+def test_what_orjson_refuses_or_rounds_is_decoded_by_json(body: bytes) -> None:
+    import json
+
+    from sg2dbt.schema.connect import _json_loads
+
+    assert _same(_json_loads(body), json.loads(body))
+
+
+@pytest.mark.parametrize("body", [b'{"a": 1', b'{"a": "x\ny"}', b"\xff", b'{"a": 1} x'])
+def test_a_damaged_reply_raises_what_json_loads_raises(body: bytes) -> None:
+    import json
+
+    from sg2dbt.schema.connect import _json_loads
+
+    with pytest.raises(ValueError) as theirs:
+        json.loads(body)
+    with pytest.raises(type(theirs.value)):
+        _json_loads(body)
+
+
+def test_the_lean_http_request_returns_what_shotgun_api3_returns(real_schema_pickles: Any, caplog: Any) -> None:
+    """Same status, headers and body as shotgun_api3's own ``_http_request``, without formatting the body into
+    debug messages nobody reads; with shotgun_api3's logger open (``-vv``) its own runs and logs."""
+    import logging
+
+    from shotgun_api3.lib.mockgun import Shotgun
+
+    from tests.support.sgserver import StandInSite, serve
+
+    Shotgun.set_schema_paths(*(str(p) for p in real_schema_pickles))
+    with serve(StandInSite(Shotgun("https://mock.example.com", "s", "k"), script="s", key="k-123456")) as url:
+        sg = connect(Credentials(url=url, script="s", api_key="k-123456"))
+        args = ("POST", "/api3/json", b'{"method_name": "info", "params": []}', {"content-type": "application/json"})
+        status, headers, body = sg._http_request(*args)
+        assert (status, body) == (shotgun_api3.Shotgun._http_request(sg, *args)[0::2])
+        assert status == (200, "OK") and headers["content-type"] == "application/json"
+        assert sg.info()["version"] == [9, 0, 0]
+        with caplog.at_level(logging.DEBUG, logger="shotgun_api3"):
+            sg._http_request(*args)
+        assert any("Response body is" in r.getMessage() for r in caplog.records)
+
