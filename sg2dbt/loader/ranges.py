@@ -2,32 +2,39 @@
 
 SG serves 500 records a page at 100-500 ms a request, so one keyset scan of 2,000,000 Versions is 4,000
 requests in a row: hours, whatever ``--workers`` says (workers parallelise entities, not pages). The pass
-reads its first page as it always did; only when that page is full is the entity worth splitting: one more
-request finds the largest id, the rest of the id span is cut into ranges sized by the first page's id
-density, and each range is its own keyset scan (``id > last and id <= end``) run on its own thread. Ranges
-are disjoint and each is read in id order to its end, so every record is read exactly once, as in one scan;
-a small entity costs exactly the requests it cost before.
+reads its first page as it always did; only when that page is full is the entity worth splitting. The
+largest id comes from a probe (sent with the first page for a full pass, after it otherwise), the rest of
+the id span is cut into ranges of whole pages at the first page's id density, and a pool of workers reads
+them, each range its own keyset scan (``id > last and id <= end``). A worker that comes back with a full
+page while others wait for work hands them parts of what is left of its range, cut at that page's density:
+clumped ids (a dense block, a gap, another block) end up spread over every worker however the first page
+guessed. Ranges are disjoint and each is read in id order to its end, so every record is read exactly
+once, as in one scan; a small entity costs the requests it cost before.
 
 Requests stay within pages + ranges + 2: the first page, the probe, and per range its pages plus at most
-one short (or empty) last page. How many requests run at once is capped per site (:class:`RequestCap`),
-across ranges and entities, because SG rate-limits a script.
+one short (or empty) last page; a range cut at a dense page's density ends on a full page at its end, so
+dense ids cost no extra request at all. How many requests run at once is capped per site
+(:class:`RequestCap`), across ranges and entities, because SG rate-limits a script.
 """
 
 from __future__ import annotations
 
+import collections
 import math
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sg2dbt.core.convert import Record
 
 Page = list[Record]
+T = TypeVar("T")
+Find = Callable[[int, "int | None"], Page]
 
 DEFAULT_MAX_REQUESTS = 8    # concurrent requests per site: SG's documented guidance for scripts is "a few"
-MIN_PAGES_PER_RANGE = 2     # a range shorter than this costs its extra last request for too little gain
+HAND_OVER_MIN_PAGES = 2     # a part handed to an idle worker: shorter, its possible extra request buys too little
 
 _DONE = object()
 
@@ -45,82 +52,181 @@ class RequestCap:
         return self._slots
 
 
-def split(after: int, last: int, density: float, page_size: int, max_ranges: int) -> list[tuple[int, int]]:
-    """``(after, end]`` id ranges covering ``(after, last]``, as many as the pages the span should hold
-    allow (at least :data:`MIN_PAGES_PER_RANGE` each) and at most ``max_ranges``; each ends on a whole page
-    of ids at the given density, so a dense range ends on a full page instead of an extra empty request."""
+def split(after: int, last: int, density: float, page_size: int, pieces: int,
+          min_pages: int = 1) -> list[tuple[int, int]]:
+    """``(after, end]`` id ranges covering ``(after, last]``: at most ``pieces``, each a whole number of
+    pages of ids at the given density (records per id), at least ``min_pages`` of them where the span holds
+    that many, so a range as dense as the page it was measured on ends on a full page at its end instead of
+    an extra short or empty request."""
     span = last - after
     if span <= 0:
         return []
-    pages = span * density / page_size
-    count = max(1, min(max_ranges, math.floor(pages / MIN_PAGES_PER_RANGE)))
     ids_per_page = max(1, round(page_size / density)) if density > 0 else span
-    step = max(1, math.ceil(span / count / ids_per_page)) * ids_per_page
-    bounds, start = [], after
-    while start < last:
-        end = min(last, start + step)
-        bounds.append((start, end))
-        start = end
-    return bounds
+    pages = math.ceil(span / ids_per_page)
+    step = math.ceil(pages / max(1, min(pieces, pages // min_pages))) * ids_per_page
+    return [(lo, min(last, lo + step)) for lo in range(after, last, step)]
 
 
-def merged(scans: Iterable[Iterator[Page]], depth: int = 4, name: str = "sg2dbt-range") -> Iterator[Page]:
-    """Pages of several scans, each run on its own thread, in the order they arrive.
+def density(page: Page, record_id: Callable[[Record], int]) -> float:
+    """Records per id in a sorted page: how densely the site's ids are used (1.0 for consecutive ids)."""
+    return len(page) / max(1, record_id(page[-1]) - record_id(page[0]) + 1)
 
-    At most ``depth`` pages wait for the consumer (memory stays flat however many ranges run). An error in
-    any scan stops the others and is raised in the consumer; a consumer that stops early stops every scan
-    at its next page.
-    """
-    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    scans = list(scans)
 
-    def put(item: Any) -> bool:
-        while not stop.is_set():
+class _Channel(Generic[T]):
+    """Items from producer threads to one consumer, at most ``depth`` waiting (memory stays flat); a
+    producer's error is raised in the consumer, and a consumer that stops stops every producer at its next
+    item."""
+
+    def __init__(self, depth: int) -> None:
+        self.q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self.stop = threading.Event()
+
+    def put(self, item: Any) -> bool:
+        while not self.stop.is_set():
             try:
-                q.put(item, timeout=0.2)
+                self.q.put(item, timeout=0.2)
                 return True
             except queue.Full:
                 continue
         return False
 
-    def run(scan: Iterator[Page]) -> None:
+    def drain(self, producers: int) -> Iterator[T]:
+        """The items, until each of ``producers`` has put :data:`_DONE`."""
         try:
-            for page in scan:
-                if not put(page):
+            while producers:
+                item = self.q.get()
+                if item is _DONE:
+                    producers -= 1
+                    continue
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self.stop.set()
+
+
+def background(items: Iterator[T], depth: int = 2, name: str = "sg2dbt-prefetch") -> Iterator[T]:
+    """The items of ``items``, produced on a thread of their own ahead of the consumer (see :class:`_Channel`
+    for errors, early stops and memory)."""
+    channel: _Channel[T] = _Channel(depth)
+
+    def run() -> None:
+        try:
+            for item in items:
+                if not channel.put(item):
                     return
-            put(_DONE)
+            channel.put(_DONE)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
-            put(exc)
+            channel.put(exc)
 
-    threads = [threading.Thread(target=run, args=(s,), name=name if len(scans) == 1 else f"{name}-{i}", daemon=True)
-               for i, s in enumerate(scans)]
-    for t in threads:
-        t.start()
-    running = len(threads)
-    try:
-        while running:
-            item = q.get()
-            if item is _DONE:
-                running -= 1
-                continue
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return channel.drain(1)
 
 
-def keyset(find: Callable[[int, int | None], Page], after: int, end: int | None, page_size: int,
+class Scan:
+    """Keyset scans of ``spans`` read by ``workers`` threads, their pages in the order they arrive.
+
+    ``find(last, end)`` returns the next page of records with ``last < id <= end`` (``end`` None: to the
+    last id) in id order. ``top`` is the largest id the probe found: what an open-ended range is measured
+    against when it is cut for idle workers. The threads start at once (the first page's consumer need not
+    ask first); iterate to read the pages, or ``close`` to stop early.
+    """
+
+    def __init__(self, find: Find, spans: list[tuple[int, int | None]], *, page_size: int,
+                 record_id: Callable[[Record], int], top: int, workers: int, depth: int,
+                 name: str = "sg2dbt-range") -> None:
+        self.find, self.page_size, self.record_id, self.top = find, page_size, record_id, top
+        self.pending: collections.deque[tuple[int, int | None]] = collections.deque(spans)
+        self.ranges = len(spans)   # every range read, the ones handed over by a worker included
+        self.channel: _Channel[Page] = _Channel(depth)
+        self.cond = threading.Condition()
+        self.active = self.idle = 0
+        self.workers = max(1, workers)
+        for i in range(self.workers):
+            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True).start()
+
+    def __iter__(self) -> Iterator[Page]:
+        try:
+            yield from self.channel.drain(self.workers)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.channel.stop.set()
+        with self.cond:
+            self.cond.notify_all()
+
+    def _next_range(self) -> tuple[int, int | None] | None:
+        """A range to read, once one is pending; None when there is none and none can come (every worker
+        idle: no range left that could be cut), or when the consumer stopped."""
+        with self.cond:
+            while not self.pending and self.active and not self.channel.stop.is_set():
+                self.idle += 1
+                self.cond.wait()
+                self.idle -= 1
+            if not self.pending or self.channel.stop.is_set():
+                self.cond.notify_all()
+                return None
+            self.active += 1
+            return self.pending.popleft()
+
+    def _work(self) -> None:
+        try:
+            while (span := self._next_range()) is not None:
+                try:
+                    if not self._read(*span):
+                        return
+                finally:
+                    with self.cond:
+                        self.active -= 1
+                        self.cond.notify_all()
+            self.channel.put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
+            self.channel.put(exc)
+            self.close()
+
+    def _read(self, last: int, end: int | None) -> bool:
+        """One range's keyset scan; False when the consumer stopped."""
+        while True:
+            page = self.find(last, end)
+            if not page:
+                return True
+            page.sort(key=self.record_id)   # Mockgun only orders when asked, and not always then (linear if sorted)
+            if not self.channel.put(page):
+                return False
+            last = self.record_id(page[-1])
+            if len(page) < self.page_size or (end is not None and last >= end):
+                return True
+            end = self._hand_over(page, last, end)
+
+    def _hand_over(self, page: Page, last: int, end: int | None) -> int | None:
+        """Cut ``(last, end]`` for the workers waiting for work, at this page's density; the first part is
+        this worker's next range (its new end returned), the others theirs."""
+        with self.cond:
+            if not self.idle or self.pending:
+                return end
+            parts = split(last, self.top if end is None else end, density(page, self.record_id), self.page_size,
+                          self.idle + 1, min_pages=HAND_OVER_MIN_PAGES)
+            if len(parts) < 2:
+                return end
+            rest: list[tuple[int, int | None]] = list(parts[1:])
+            if end is None:   # the open end stays open (records created since the probe are read too) and
+                self.pending.appendleft((rest.pop()[0], None))   # goes first: its empty last page is not last
+            self.pending.extend(rest)
+            self.ranges += len(parts) - 1
+            self.cond.notify(len(parts) - 1)
+            return parts[0][1]
+
+
+def keyset(find: Find, after: int, end: int | None, page_size: int,
            record_id: Callable[[Record], int]) -> Iterator[Page]:
-    """One keyset scan of ``(after, end]`` (``end`` None: to the last id): ``find(last, end)`` returns the
-    next page of records with ``last < id <= end`` in id order."""
+    """One keyset scan of ``(after, end]`` in id order (``end`` None: to the last id)."""
     last = after
     while True:
         page = find(last, end)
         if not page:
             return
-        page.sort(key=record_id)   # Mockgun only orders when asked, and not always then (linear if sorted)
+        page.sort(key=record_id)
         yield page
         last = record_id(page[-1])
         if len(page) < page_size or (end is not None and last >= end):

@@ -17,10 +17,12 @@ import operator
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sg2dbt.core.convert import Record
 from sg2dbt.core.errors import LoadError, ValueFitError
@@ -31,6 +33,7 @@ from sg2dbt.loader import ranges
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 PAGE_SIZE = 500   # real SG's api_max_entities_per_page
 _ID_ORDER = [{"field_name": "id", "direction": "asc"}]
 _record_id = operator.itemgetter("id")
@@ -92,10 +95,16 @@ def _is_auth_failure(exc: BaseException) -> bool:
 
 class SiteSource:
     """A live site. ``connect`` makes a connection; ``Shotgun`` objects are not thread-safe, so each call
-    borrows one from a pool and gives it back: as many connections as calls run at once (one per worker),
-    kept for the life of the source. A new connection per pass or per prefetch thread would cost an ``info``
-    request each (shotgun_api3 asks for the server's capabilities on first use). For Mockgun, return the same
-    instance: it keeps its records in memory."""
+    borrows one from a pool and gives it back: as many connections as calls run at once (one per worker or
+    range), kept for the life of the source. A new connection per pass or per prefetch thread would cost an
+    ``info`` request each (shotgun_api3 asks for the server's capabilities on first use). For Mockgun, return
+    the same instance: it keeps its records in memory.
+
+    The request cap counts HTTP requests: on a shotgun_api3 connection it holds a slot from the request's
+    send to the last byte of its reply (every request: ``info``, shotgun_api3's own retries), so decoding a
+    page of 500 records does not keep a request slot idle; a connection that speaks no HTTP (Mockgun, a
+    test's double) holds one for each whole call.
+    """
 
     io_bound = True
 
@@ -106,9 +115,11 @@ class SiteSource:
         self._idle: list[Any] = []
         self._idle_lock = threading.Lock()
         self._caps: Any = None
+        self._http_capped: weakref.WeakSet[Any] = weakref.WeakSet()
         self.page_size = page_size
         self.retry = retry or RetryPolicy()
         self.cap = ranges.RequestCap(max_requests)
+        self.ranges = 0   # ranges read by the passes so far (pages + ranges + 2 bounds a pass's requests)
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[Any]:
@@ -123,11 +134,33 @@ class SiteSource:
             sg = self._connect()
             if self._caps is not None and getattr(sg, "_server_caps", False) is None:
                 sg._server_caps = self._caps
+            self._cap_http(sg)
         yield sg   # not returned to the pool when the block raises: a fresh connection after a failure
         with self._idle_lock:
             self._idle.append(sg)
             if self._caps is None:
                 self._caps = getattr(sg, "_server_caps", None)
+
+    def _cap_http(self, sg: Any) -> None:
+        send = getattr(sg, "_http_request", None)
+        if send is None or sg in self._http_capped:
+            return
+        cap = self.cap
+
+        def http_request(*args: Any, **kw: Any) -> Any:
+            with cap():
+                return send(*args, **kw)
+
+        sg._http_request = http_request
+        self._http_capped.add(sg)
+
+    def _server_caps(self) -> None:
+        """The server's capabilities fetched once (shotgun_api3's ``info``) before two requests go out at once
+        on two new connections, which would otherwise each ask for them."""
+        if self._caps is None:
+            with self.connection() as sg:
+                if sg in self._http_capped:
+                    sg.server_caps  # noqa: B018 - the property asks the server on first use
 
     def find(self, entity: str, filters: list[Any], fields: list[str], **kw: Any) -> list[Record]:
         """One ``find`` with the source's retries (for callers beyond the loader's paging: the event log)."""
@@ -136,7 +169,7 @@ class SiteSource:
     def _find(self, entity: str, filters: list[Any], fields: list[str], **kw: Any) -> list[Record]:
         for attempt in range(1, self.retry.attempts + 1):
             try:
-                with self.cap(), self.connection() as sg:
+                with self.connection() as sg, (contextlib.nullcontext() if sg in self._http_capped else self.cap()):
                     result: list[Record] = sg.find(entity, filters, fields, **kw)
                 return result
             except Exception as exc:  # noqa: BLE001 - sorted into transient, auth and other below
@@ -161,7 +194,11 @@ class SiteSource:
         """Every record of the pass in pages, each in ascending id order. The first page is read as one keyset
         scan reads it; when it is full, the rest of the id span is split into ranges read at once
         (:mod:`sg2dbt.loader.ranges`), whose pages arrive interleaved. ``ordered``: one scan, every page in
-        id order (``sg2dbt dump`` writes files sorted by id, byte-identical for an unchanged site)."""
+        id order (``sg2dbt dump`` writes files sorted by id, byte-identical for an unchanged site).
+
+        A full live pass sends the probe for the largest id with its first page (a round trip saved where
+        it matters: a full load reads every record; a small entity pays one request more). An incremental
+        or retired pass, usually one short page, probes only after a full one."""
         base = [["updated_at", "greater_than", since]] if since is not None else []
 
         def find(last: int, end: int | None) -> list[Record]:
@@ -169,29 +206,46 @@ class SiteSource:
             return self._find(entity, [*base, *bounds], fields, order=_ID_ORDER, limit=self.page_size,
                               retired_only=retired)
 
-        first = find(0, None)
-        if not first:
-            return
+        self.ranges += 1   # the first page's
+        top: int | None = None
+        eager = since is None and not (retired or ordered)
+        if eager:
+            self._server_caps()
+        with ThreadPoolExecutor(1, thread_name_prefix="sg2dbt-probe") as pool:
+            probe = pool.submit(self._last_id, entity, base, retired) if eager else None
+            first = find(0, None)
+            if len(first) == self.page_size and probe is not None:
+                top = probe.result()
         first.sort(key=_record_id)
-        yield from self._chunks(first)
         if len(first) < self.page_size:
+            yield from self._chunks(first)
             return
         after = _record_id(first[-1])
         if ordered:
+            yield from self._chunks(first)
             for page in ranges.keyset(find, after, None, self.page_size, _record_id):
                 yield from self._chunks(page)
             return
-        span = ranges.split(after, self._last_id(entity, base, retired), _density(first), self.page_size,
-                            self.cap.limit)
-        if not span:
+        if top is None:
+            top = self._last_id(entity, base, retired)
+        workers = self.cap.limit * 2
+        spans: list[tuple[int, int | None]] = list(ranges.split(after, top, ranges.density(first, _record_id),
+                                                                self.page_size, workers))
+        if not spans:
+            yield from self._chunks(first)
             return   # the probe found nothing past the first page: the request a scan would have ended with
-        if len(span) == 1:
-            scans = [ranges.keyset(find, after, None, self.page_size, _record_id)]
-        else:   # the last range runs to the end: records created since the probe are read too
-            scans = [ranges.keyset(find, lo, hi if i < len(span) - 1 else None, self.page_size, _record_id)
-                     for i, (lo, hi) in enumerate(span)]
-        for page in (scans[0] if len(scans) == 1 else ranges.merged(scans)):
-            yield from self._chunks(page)
+        # The last range runs to the end (records created since the probe are read too), and is read first:
+        # the empty page it may end with is then not the last request of the pass.
+        spans.insert(0, (spans.pop()[0], None))
+        scan = ranges.Scan(find, spans, page_size=self.page_size, record_id=_record_id, top=top,
+                           workers=workers, depth=self.cap.limit)
+        try:
+            yield from self._chunks(first)
+            for page in scan:
+                yield from self._chunks(page)
+        finally:
+            scan.close()
+            self.ranges += scan.ranges
 
     def _chunks(self, page: list[Record]) -> Iterator[list[Record]]:
         return (page[i:i + self.page_size] for i in range(0, len(page), self.page_size))
@@ -207,12 +261,6 @@ class SiteSource:
 
     def as_of(self, entity: str) -> dt.datetime | None:
         return dt.datetime.now(dt.timezone.utc)   # live: the pass reads from now on
-
-
-def _density(page: list[Record]) -> float:
-    """Records per id in a sorted page: how densely the site's ids are used (1.0 for consecutive ids)."""
-    first, last = _record_id(page[0]), _record_id(page[-1])
-    return len(page) / max(1, last - first + 1)
 
 
 def _updated_since(entity: str, record: Any, since: dt.datetime) -> bool:
@@ -344,12 +392,12 @@ def _json_line(path: Path, lineno: int, line: str) -> Any:
         raise LoadError(f"{path}: line {lineno}: JSON nested too deeply") from None
 
 
-def prefetch(pages: Iterator[list[Record]], depth: int = 2) -> Iterator[list[Record]]:
+def prefetch(pages: Iterator[T], depth: int = 2) -> Iterator[T]:
     """Fetch the next pages in a background thread while the caller writes the current one.
 
     Most of a live load is spent waiting for SG; overlapping that wait with the database write is the
     cheapest parallelism there is. Errors in the fetching thread are re-raised in the caller, and a caller
-    that stops early stops the thread (the one-scan case of :func:`sg2dbt.loader.ranges.merged`).
+    that stops early stops the thread (:func:`sg2dbt.loader.ranges.background`).
     """
-    return ranges.merged([pages], depth=depth, name="sg2dbt-prefetch")
+    return ranges.background(pages, depth=depth, name="sg2dbt-prefetch")
 

@@ -309,6 +309,17 @@ class _EntityLoad:
         pages = self.source.pages(self.entity, self.fields, **kw)
         return prefetch(pages) if self.options.prefetch and self.source.io_bound else pages
 
+    def _live_then_retired(self) -> Iterator[tuple[bool, list[Record]]]:
+        """Every live page, then every retired page, fetched as one stream: the retired pass's first request
+        goes out once the live pass's last reply is in (a later read of every record, as the rule wants),
+        not once the live pages are written."""
+        def both() -> Iterator[tuple[bool, list[Record]]]:
+            for retired in (False, True):
+                for page in self.source.pages(self.entity, self.fields, retired=retired):
+                    yield retired, page
+
+        return prefetch(both()) if self.options.prefetch and self.source.io_bound else both()
+
     def _convert(self, page: list[Record], retired: bool, seen: _PassIds) -> list[Row]:
         rows = self.conv.rows(page, retired, self.loaded_at)
         twice = seen.add_all(list(map(_first, rows)))
@@ -358,18 +369,17 @@ class _EntityLoad:
         live, retired_ids = _PassIds(), _PassIds()
         late: list[Row] = []
         with self._bulk(upsert=bool(keep)) as put:
-            for retired in (False, True):
-                for page in self._pages(retired=retired):
-                    rows = self._convert(page, retired, retired_ids if retired else live)
-                    if retired and live:
-                        again = [r for r in rows if r[0] in live]
-                        if again:
-                            late += again
-                            rows = [r for r in rows if r[0] not in live]
-                    self._write(put, page, rows)
-                    result.rows += len(rows)
-                    if retired:
-                        result.retired += len(rows)
+            for retired, page in self._live_then_retired():
+                rows = self._convert(page, retired, retired_ids if retired else live)
+                if retired and live:
+                    again = [r for r in rows if r[0] in live]
+                    if again:
+                        late += again
+                        rows = [r for r in rows if r[0] not in live]
+                self._write(put, page, rows)
+                result.rows += len(rows)
+                if retired:
+                    result.retired += len(rows)
         if late:
             self._write(self.writer.upsert, [], late)
             result.rows += len(late)

@@ -52,6 +52,7 @@ def _read(source: SiteSource, **kw: Any) -> list[int]:
 @pytest.mark.parametrize("ids", [list(range(1, 1001)),                                   # dense
                                  [i * 3 for i in range(1, 700)],                        # even gaps
                                  [*range(1, 60), *range(5000, 5400), 90_000],            # clumps and a far id
+                                 [*range(1, 301), *range(100_000, 101_500)],             # a small block, a big one
                                  list(range(1, 51)), [7]])                               # one page, one record
 def test_every_record_is_read_exactly_once_within_the_request_budget(ids: list[int]) -> None:
     site = CountingSite(ids)
@@ -59,11 +60,45 @@ def test_every_record_is_read_exactly_once_within_the_request_budget(ids: list[i
     got = _read(source)
     assert sorted(got) == sorted(ids) and len(got) == len(set(got))
     pages = math.ceil(len(ids) / 50)
-    assert site.finds <= pages + 4 + 2, (site.finds, pages)
-    if len(ids) < 50:
-        assert site.finds == 1, "a small entity costs the one request it always did"
-    if len(ids) == 50:
-        assert site.finds == 2, "a full first page: the probe instead of the empty page a scan ends with"
+    assert site.finds <= pages + source.ranges + 1, (site.finds, pages, source.ranges)   # + the probe
+    if len(ids) <= 50:
+        assert site.finds == 2, "a small full pass: its one page and the probe sent with it"
+    if ids == list(range(1, 1001)):
+        assert site.finds == pages + 2, "dense ids: ranges end on full pages; the probe, the open end's empty page"
+
+
+def test_a_small_incremental_pass_costs_its_one_request() -> None:
+    site = CountingSite(list(range(1, 31)))
+    _read(SiteSource(lambda: site, page_size=50, max_requests=4), since=dt.datetime(2026, 1, 1, tzinfo=UTC))
+    assert site.finds == 1
+
+
+def test_a_dense_block_far_from_the_first_page_is_read_by_several_ranges_at_once() -> None:
+    """Clumped ids (a few at the start, a gap, most of the records in a block at the top): the first page's
+    density leaves most ranges empty and one range with the block; that range hands parts of it to the
+    workers left idle, so the block is read with the whole cap in flight, each record once."""
+    ids = [*range(1, 101), *range(1_000_000, 1_002_000)]
+    site = CountingSite(ids, delay=0.01)
+    in_block, most_in_block = [0], [0]
+    find = site.find
+
+    def watched(entity: str, filters: list[Any], fields: list[str], **kw: Any) -> list[dict[str, Any]]:
+        block = any(op == "greater_than" and v >= 999_999 for _f, op, v in filters)
+        with site.lock:
+            in_block[0] += block
+            most_in_block[0] = max(most_in_block[0], in_block[0])
+        try:
+            return find(entity, filters, fields, **kw)
+        finally:
+            with site.lock:
+                in_block[0] -= block
+
+    site.find = watched  # type: ignore[method-assign]
+    source = SiteSource(lambda: site, page_size=50, max_requests=4)
+    got = _read(source)
+    assert sorted(got) == ids and len(got) == len(set(got))
+    assert most_in_block[0] >= 3, "the block's pages were read by one range after another"
+    assert site.finds <= math.ceil(len(ids) / 50) + source.ranges + 1
 
 
 def test_an_incremental_pass_splits_too_and_keeps_its_filter() -> None:
@@ -82,35 +117,50 @@ def test_requests_in_flight_never_exceed_the_cap_and_ranges_do_overlap() -> None
 
 def test_records_created_after_the_probe_are_read_by_the_last_range() -> None:
     site = CountingSite(list(range(1, 301)))
-    pages = SiteSource(lambda: site, page_size=50, max_requests=4).pages("Shot", ["id"])
-    first = next(pages)                           # the first page is read; the probe comes next
-    site.records.update({i: {"type": "Shot", "id": i} for i in range(301, 321)})
-    rest = [r["id"] for page in pages for r in page]
-    ids = [r["id"] for r in first] + rest
+    find = site.find
+
+    def create_after_probe(entity: str, filters: list[Any], fields: list[str], **kw: Any) -> list[dict[str, Any]]:
+        page = find(entity, filters, fields, **kw)
+        if kw.get("order") and kw["order"][0]["direction"] == "desc":   # the probe has its answer
+            site.records.update({i: {"type": "Shot", "id": i} for i in range(301, 321)})
+        return page
+
+    site.find = create_after_probe  # type: ignore[method-assign]
+    ids = _read(SiteSource(lambda: site, page_size=50, max_requests=4))
     assert sorted(ids) == list(range(1, 321)) and len(ids) == len(set(ids))
 
 
 def test_an_error_in_one_range_reaches_the_consumer_and_stops_the_others() -> None:
-    def scan(n: int) -> Any:
-        for i in range(5):
-            if n == 2 and i == 1:
-                raise RuntimeError("range 2 failed")
-            yield [{"id": n * 100 + i}]
+    reads: list[int] = []
 
-    with pytest.raises(RuntimeError, match="range 2 failed"):
-        list(ranges.merged([scan(n) for n in range(4)]))
+    def find(last: int, end: int | None) -> list[dict[str, Any]]:
+        reads.append(last)
+        if 200 <= last < 300:
+            raise RuntimeError("range 3 failed")
+        time.sleep(0.01)
+        return [{"id": i} for i in range(last + 1, min(last + 11, end or 10**9))]
+
+    scan = ranges.Scan(find, [(0, 100), (100, 200), (200, 300), (300, None)], page_size=10,
+                       record_id=lambda r: r["id"], top=400, workers=4, depth=2)
+    with pytest.raises(RuntimeError, match="range 3 failed"):
+        list(scan)
+    time.sleep(0.1)
+    settled = len(reads)
+    time.sleep(0.1)
+    assert len(reads) == settled < 40, "the other ranges stopped"
 
 
-@pytest.mark.parametrize(("after", "last", "density", "page", "cap"), [
-    (500, 20_000, 1.0, 500, 8), (0, 10, 1.0, 500, 8), (100, 100_000, 0.1, 50, 5), (7, 9, 1.0, 1, 4)])
-def test_split_covers_the_span_in_disjoint_ranges(after: int, last: int, density: float, page: int,
-                                                   cap: int) -> None:
-    bounds = ranges.split(after, last, density, page, cap)
-    assert 1 <= len(bounds) <= cap
+@pytest.mark.parametrize(("after", "last", "density", "page", "pieces"), [
+    (500, 20_000, 1.0, 500, 16), (0, 10, 1.0, 500, 8), (100, 100_000, 0.1, 50, 5), (7, 9, 1.0, 1, 4),
+    (0, 1_000_000, 0.001, 500, 3)])
+def test_split_covers_the_span_in_disjoint_ranges_of_whole_pages(after: int, last: int, density: float,
+                                                                 page: int, pieces: int) -> None:
+    bounds = ranges.split(after, last, density, page, pieces)
+    assert 1 <= len(bounds) <= pieces
     assert bounds[0][0] == after and bounds[-1][1] == last
     assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
-    assert all(lo < hi for lo, hi in bounds)
-
+    ids_per_page = round(page / density)
+    assert all((hi - lo) % ids_per_page == 0 for lo, hi in bounds[:-1]), "each ends on a whole page of ids"
 
 
 def test_an_ordered_pass_is_one_scan_in_id_order() -> None:
