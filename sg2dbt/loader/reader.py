@@ -345,7 +345,7 @@ class DumpSource:
         try:
             if path.suffix == ".json":
                 with path.open(encoding="utf-8") as fh:
-                    doc = json.load(fh)
+                    doc = dump_format.parse_json(fh.read())
                 if not isinstance(doc, list):
                     raise LoadError(f"{path}: expected a JSON list of records")
                 yield from doc
@@ -385,7 +385,7 @@ class DumpSource:
 
 def _json_line(path: Path, lineno: int, line: str) -> Any:
     try:
-        return json.loads(line)
+        return dump_format.parse_json(line)
     except json.JSONDecodeError as exc:
         raise LoadError(f"{path}: line {lineno}: invalid JSON: {exc.msg}") from None
     except RecursionError:
