@@ -30,9 +30,15 @@ from sg2dbt.loader.writers import MAX_OBJECT_SIZE, DuckDBWriter, Writer
 # The message of the deliberate failure; the loader recognises it in DuckDB's error.
 NOT_STORED_FORM = "sg2dbt: value not in stored form"
 _FAIL = f"error('{NOT_STORED_FORM}')"
-_DATE = r"'[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])'"
-_TIMESTAMP = (r"'[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-              r"(\.[0-9]{3}|\.[0-9]{6})?'")
+# Patterns over a value's JSON text, quotes included: a match is a string without escapes (no backslash).
+_DATE = '"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"'
+_TIMESTAMP = ('"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]'
+              '(\\.[0-9]{3}|\\.[0-9]{6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?"')
+# A link of a multi-entity list as its id's and its type's JSON texts side by side ('2"Shot"'): a canonical int
+# of at most 18 digits (so in 64 bits; SG ids are far smaller, a longer one takes the row path), then a plain
+# JSON string without a comma (the lists are stored comma-joined).
+_LINK = '(0|-?[1-9][0-9]{0,17})"[^"\\\\,]*"'
+_LINKS = f"{_LINK}(,{_LINK})*"
 
 
 def _q(name: str) -> str:
@@ -75,15 +81,15 @@ def _value(j: str, logical: Logical) -> str:
         # escapes are decoded by DuckDB's JSON reader; a NUL (which no warehouse stores) shows as \u0000
         return _checked(j, f"starts_with({text}, '\"') AND NOT contains({text}, '\\u0000')", f"({j} ->> '$')")
     if logical is Logical.DATE:
-        return _checked(j, f"{_plain_string(text)} AND regexp_full_match({s}, {_DATE}) AND {s} >= '0001' "
+        return _checked(j, f"regexp_full_match({text}, {_str(_DATE)}) AND {text} >= '\"0001' "
                            f"AND TRY_CAST({s} AS DATE) IS NOT NULL", f"{s}::DATE")
     if logical is Logical.TIMESTAMPTZ:
         # one pattern (an optional Z or +HH:MM offset); naive = UTC (as the rule says) whatever the session's
-        # TimeZone (the naive forms are the 19, 23 and 26 character ones); years 2-9998 only, so that no offset
-        # can take the instant outside what the rule (Python's datetime) holds; an impossible day fails the cast
-        pattern = f"{_TIMESTAMP[:-1]}(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?'"
-        well_formed = f"{_plain_string(text)} AND {s} >= '0002' AND {s} < '9999' AND regexp_full_match({s}, {pattern})"
-        value = f"TRY_CAST({s} || CASE WHEN length({s}) IN (19, 23, 26) THEN '+00:00' ELSE '' END AS TIMESTAMPTZ)"
+        # TimeZone (the naive forms are the 19, 23 and 26 character ones, 21, 25 and 28 quoted); years 2-9998
+        # only, so that no offset can take the instant outside what the rule (Python's datetime) holds; an
+        # impossible day fails the cast. Checked on the JSON text, so that the value is sliced once.
+        well_formed = f"{text} >= '\"0002' AND {text} < '\"9999' AND regexp_full_match({text}, {_str(_TIMESTAMP)})"
+        value = f"TRY_CAST({s} || CASE WHEN length({text}) IN (21, 25, 28) THEN '+00:00' ELSE '' END AS TIMESTAMPTZ)"
         return f"CASE WHEN {j} IS NULL THEN NULL ELSE coalesce(CASE WHEN {well_formed} THEN {value} END, {_FAIL}) END"
     if logical is Logical.JSON:
         # NaN/Infinity (which DuckDB's reader accepts) and escapes (a NUL among them) take the row path
@@ -105,18 +111,15 @@ def _link(j: str) -> str:
     return _checked(j, ok, f"{{'id': {rid}::BIGINT, 'type': {link_type}[2:-2]}}")
 
 
-def _links(j: str, ids: str, types: str) -> str:
-    """A multi-entity list as a struct (ids, types) of comma-joined texts, from the lists of the links' raw
-    JSON ids and types (``ids``, ``types``, computed once below). The ids must each read back as the same
-    canonical int; the types must each be a plain JSON string (no escape, quote or comma), which is so exactly
-    when re-quoting the unquoted joined list between its commas gives the same text back."""
+def _links(j: str, pairs: str) -> str:
+    """A multi-entity list as a struct (ids, types) of comma-joined texts; ``pairs`` is the list of its links'
+    id and type JSON texts side by side (computed once below): one pattern over them joined checks every link
+    (a missing or null id or type makes its pair NULL, which the count sees)."""
     n = f"len({j})"
-    joined_ids, joined_types = f"array_to_string({ids}, ',')", f"array_to_string({types}, ',')"
-    bare = f"replace({joined_types}, '\"', '')"
-    ok = (f"list_count({ids}) = {n} AND list_count({types}) = {n} "
-          f"AND array_to_string(TRY_CAST({ids} AS BIGINT[]), ',') = {joined_ids} "
-          f"AND NOT contains({joined_types}, '\\') AND '\"' || replace({bare}, ',', '\",\"') || '\"' = {joined_types}")
-    return (f"CASE WHEN {j} IS NULL OR {n} = 0 THEN NULL WHEN {ok} THEN {{'ids': {joined_ids}, 'types': {bare}}} "
+    ok = f"list_count({pairs}) = {n} AND regexp_full_match(array_to_string({pairs}, ','), {_str(_LINKS)})"
+    ids = f"array_to_string(list_transform({j}, lambda x: x.id::VARCHAR), ',')"
+    types = f"replace(array_to_string(list_transform({j}, lambda x: x.type::VARCHAR), ','), '\"', '')"
+    return (f"CASE WHEN {j} IS NULL OR {n} = 0 THEN NULL WHEN {ok} THEN {{'ids': {ids}, 'types': {types}}} "
             f"ELSE {_FAIL} END")
 
 
@@ -125,7 +128,7 @@ def select_sql(table: RawTable, columns: Sequence[RawColumn], path: str, *, reti
     """``SELECT`` the dump file ``path`` as rows of ``columns`` (the row converter's order).
 
     Three levels, so that no piece is computed twice: the read (every field as raw JSON, links as structs
-    of raw JSON), the lists of a multi-entity field's ids and types, then one checked expression per field
+    of raw JSON), the list of a multi-entity field's (id, type) texts, then one checked expression per field
     (a struct for the two columns of a link field), unpacked into the columns at the top.
     """
     fields = [(name, rf) for name, rf in table.fields.items() if rf.columns]
@@ -139,9 +142,8 @@ def select_sql(table: RawTable, columns: Sequence[RawColumn], path: str, *, reti
             checked.append(f"{_link(j)} AS {v}")
             out[rf.column(Role.LINK_ID).name], out[rf.column(Role.LINK_TYPE).name] = f"{v}.id", f"{v}.type"
         elif rf.shape is Shape.MULTI_ENTITY:
-            lists += [f"list_transform({j}, lambda x: x.id::VARCHAR) AS _i{i}",
-                      f"list_transform({j}, lambda x: x.type::VARCHAR) AS _t{i}"]
-            checked.append(f"{_links(j, f'_i{i}', f'_t{i}')} AS {v}")
+            lists.append(f"list_transform({j}, lambda x: x.id::VARCHAR || x.type::VARCHAR) AS _p{i}")
+            checked.append(f"{_links(j, f'_p{i}')} AS {v}")
             out[rf.column(Role.LINK_IDS).name], out[rf.column(Role.LINK_TYPE).name] = f"{v}.ids", f"{v}.types"
         elif name == "id":
             text = f"({j}::VARCHAR)"

@@ -109,6 +109,8 @@ MISFITS: list[Any] = [
     [], [{"type": "Thing", "id": 1}, {"type": "Other", "id": 2, "name": "n"}], [{"type": "A,B", "id": 1}],
     [{"type": "Thing", "id": "1"}], [{"type": "Thing"}], [5], [None], [{"type": "Thing", "id": 1}, 5],
     [{"type": 'q"t', "id": 1}], [{"type": "Thing", "id": -0.0}], ["hero", "tag"], [1, 2.5, "x", None],
+    [{"type": "Thing", "id": 1}, {"type": "Thing", "id": -2}], [{"id": 1}], [{"type": "Thing", "id": None}],
+    [{"type": "Th\\ing", "id": 1}], [{"type": "Thing", "id": 10**18}], [{"type": "Thing", "id": 1, "id2": "x"}],
     {"a": [1, 2.5, "x"], "b": {"c": None}}, {"k\x00": 1}, {"a": math.nan}, {"a": 1e22}, {"a": "\udfff"},
 ]
 
