@@ -80,15 +80,19 @@ def _booleans(col: Column) -> Column:
 
 def _text(col: Column) -> Column:
     # the rule refuses exactly the values holding a NUL or a lone surrogate (which strict UTF-8 cannot encode):
-    # both are looked for once in the column's joined text
+    # both are looked for once in the column's joined text; a text of Latin-1 characters (a copy to encode)
+    # holds no surrogate
     text = "".join(_present(col, {str}))
     if "\x00" in text:
         raise _Declined
     if not text.isascii():
         try:
-            text.encode()
+            text.encode("latin-1")
         except UnicodeEncodeError:
-            raise _Declined from None
+            try:
+                text.encode()
+            except UnicodeEncodeError:
+                raise _Declined from None
     return col
 
 
