@@ -7,6 +7,7 @@ not Mockgun (whose ``find`` is O(n) per page) nor the network.
 
     python bench/bench_load.py                 # ratios (50,000 rows; ORM loop on 5,000; median of 3 rounds)
     python bench/bench_load.py --memory        # peak RSS of a load of 100,000 vs 1,000,000 rows
+    python bench/bench_load.py --cpu           # CPU per row: the loader's converting and writing, the server's
 
 Results go in BENCHMARKS.md, section "sg2dbt load".
 """
@@ -173,6 +174,53 @@ def ratios(n: int, n_orm: int, rounds: int) -> dict[str, Any]:
             "per_round_load_vs_orm": [round(a / b, 1) for a, b in zip(runs["load"], runs["orm"], strict=True)]}
 
 
+def cpu_split(n: int, rounds: int) -> dict[str, Any]:
+    """Where a load's CPU goes, per row (medians of ``rounds`` loads): the loader's worker thread (converting
+    pages, writing them) and the PostgreSQL backend serving it (from /proc: the server must be on this
+    machine). On 2 cores the two run at once when a core is free; when not, a load takes their sum."""
+    from sg2dbt.loader import run
+
+    layout, schema = shot_layout()
+    records = [record(schema["Shot"], i, schema) for i in range(1, n + 1)]
+    spent = {"convert": 0.0, "entity": 0.0}
+
+    def timed(key: str, fn: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[key] += time.thread_time() - t0
+        return wrapper
+
+    def backend_cpu(engine: sa.Engine) -> float:
+        with engine.connect() as conn:   # the pool hands back the connection the load used
+            pid = conn.exec_driver_sql("select pg_backend_pid()").scalar()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    runs: dict[str, list[float]] = {"entity": [], "convert": [], "write_and_rest": [], "server": [], "wall": []}
+    orig_run, orig_rows = run._EntityLoad.run, RowConverter.rows
+    run._EntityLoad.run = timed("entity", orig_run)  # type: ignore[method-assign]
+    RowConverter.rows = timed("convert", orig_rows)  # type: ignore[method-assign]
+    try:
+        with bench_database("bench_load_cpu") as (engine, bench_schema):
+            bench_loader(engine, layout, PageSource(records[:PAGE]), bench_schema)
+            for _ in range(rounds):
+                spent.update(convert=0.0, entity=0.0)
+                server = backend_cpu(engine)
+                wall = bench_loader(engine, layout, PageSource(records), bench_schema)
+                runs["server"].append(backend_cpu(engine) - server)
+                runs["wall"].append(wall)
+                runs["entity"].append(spent["entity"])
+                runs["convert"].append(spent["convert"])
+                runs["write_and_rest"].append(spent["entity"] - spent["convert"])
+    finally:
+        run._EntityLoad.run, RowConverter.rows = orig_run, orig_rows  # type: ignore[method-assign]
+    return {"rows": n, "rounds": rounds, **{f"{k}_us_per_row": round(1e6 * statistics.median(v) / n, 2)
+                                            for k, v in runs.items()}}
+
+
 def memory_child(total: int) -> None:
     """One load of ``total`` generated rows in this process; prints peak RSS (ru_maxrss) as JSON."""
     layout, schema = shot_layout()
@@ -192,9 +240,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--memory", action="store_true", help="peak RSS at 100,000 vs 1,000,000 rows")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--cpu", action="store_true", help="CPU per row: loader thread (convert, write), server")
     args = parser.parse_args()
     if args.memory_child:
         memory_child(args.memory_child)
+    elif args.cpu:
+        print(json.dumps(cpu_split(args.rows, args.rounds), indent=1))
     elif args.memory:
         print(json.dumps(in_fresh_processes(__file__, [100_000, 1_000_000]), indent=1))
     else:
