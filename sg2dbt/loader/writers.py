@@ -131,9 +131,9 @@ def _jsonb_text_dumper() -> type[Any]:
 
 
 # Pages a full load converts while the server empties the table, held until the DELETE is done (a bound on
-# memory; ~8 MB of Shot rows). Emptying a table costs the server about a tenth of what converting its rows
-# costs the loader, so a DELETE of up to ~100,000 rows is hidden entirely.
-_HELD_ROWS = 10_000
+# memory: ~12 MB of Shot rows). Emptying a table costs the server about a tenth of what converting its rows
+# costs the loader, so the DELETE of a table of up to ~50,000 rows is hidden entirely, of a larger one in part.
+_HELD_ROWS = 5_000
 
 
 class PostgresWriter(BulkWriter):
