@@ -8,11 +8,8 @@ flag, where ``ps`` and shell history would show them. They are kept out of ``rep
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import logging
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +17,7 @@ from typing import Any
 
 from sg2dbt.core.errors import Sg2dbtError
 from sg2dbt.core.secrets import add_redaction, redacted_first_line, register_secret, site_url
+from sg2dbt.schema import replies
 
 
 class CredentialsError(Sg2dbtError):
@@ -127,113 +125,11 @@ def _api_answers_only(decode: Callable[[Any, Any], Any], label: str) -> Callable
     return decode_json
 
 
-_SG_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
-
-
-def _fast_inbound(sg: Any) -> Callable[[Any], Any]:
-    """shotgun_api3's reply transform (``_transform_inbound``: every datetime string of a reply becomes a
-    datetime), done in place in one tight walk.
-
-    shotgun_api3 walks every value of every reply through a generic visitor, rebuilding each dict and list;
-    for pages of 500 wide records that walk was about 70% of the loader's CPU on a live site (profiled with
-    bench/bench_live.py), more than the conversion and the database write together. The same strings are
-    converted here (20 characters matching shotgun_api3's own pattern; one that only looks like a datetime
-    stays a string). A datetime comes back aware in UTC, the same instant shotgun_api3 gives in the machine's
-    zone (naive UTC when ``convert_datetimes_to_utc`` is off, as it does).
-    """
-    pattern = sg._DATE_TIME_PATTERN
-    utc: dt.tzinfo | None = None
-
-    def parse(text: str) -> Any:
-        try:
-            if _SG_DATETIME.fullmatch(text):   # the form SG sends: the fields read by position
-                return dt.datetime(int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]),
-                                   int(text[14:16]), int(text[17:19]), tzinfo=utc)
-            # anything else shotgun_api3's looser pattern lets through: its own parse decides
-            return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=utc)
-        except ValueError:
-            return text   # as shotgun_api3: a string that only looks like a datetime stays a string
-
-    def walk(value: Any) -> Any:
-        kind = type(value)
-        if kind is dict or kind is list:
-            pairs = value.items() if kind is dict else enumerate(value)
-            for key, item in pairs:
-                sort = type(item)
-                if sort is str:
-                    if len(item) == 20 and pattern.match(item):
-                        value[key] = parse(item)
-                elif sort is dict or sort is list or sort is tuple:
-                    value[key] = walk(item)
-            return value
-        if kind is tuple:
-            return tuple(walk(item) for item in value)
-        if kind is str and len(value) == 20 and pattern.match(value):
-            return parse(value)
-        return value
-
-    def transform(data: Any) -> Any:
-        nonlocal utc
-        utc = dt.timezone.utc if sg.config.convert_datetimes_to_utc else None
-        return walk(data)
-
-    return transform
-
-
-_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_LONG_NUMBER = b"0" * 19
-
-
-def _json_loads(body: bytes | str) -> Any:
-    """``json.loads`` of a reply body, through orjson (half the time on a page of 500 wide records) wherever
-    its answer is the same.
-
-    orjson refuses what ``json`` accepts beyond strict JSON (NaN, Infinity, a lone surrogate, a number
-    beyond a double, a byte order mark, another encoding than UTF-8): refused, the body goes to ``json``,
-    which answers or raises as shotgun_api3's own decoder did. The one input orjson accepts differently is
-    an integer beyond 64 bits, which it turns into a float: a body with a run of 19 digits anywhere (every
-    integer orjson could round has one) goes to ``json`` without asking orjson (``translate`` finds the run
-    ten times faster than a regular expression).
-    """
-    import orjson
-
-    if isinstance(body, bytes) and _LONG_NUMBER not in body.translate(_DIGITS_AS_ZERO):
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(body)
-
-
-def _http_request(sg: Any) -> Callable[..., Any]:
-    """shotgun_api3's ``_http_request`` without its eager debug formatting.
-
-    shotgun_api3 formats the request and the whole reply body into debug messages (``"..." % body``) before
-    the logger decides to drop them: for a page of 500 records that is the repr of 800 KB, on every request,
-    at any log level. Here the same request is made and the same triple returned; the messages are built
-    only when shotgun_api3's logger is open (``sg2dbt -vv``), and then the original runs.
-    """
-    import urllib.parse
-
-    import shotgun_api3
-
-    original = sg._http_request
-    debug = shotgun_api3.shotgun.LOG.isEnabledFor
-
-    def http_request(verb: str, path: str, body: Any, headers: dict[str, Any]) -> tuple[Any, Any, Any]:
-        if debug(logging.DEBUG):
-            return original(verb, path, body, headers)
-        url = urllib.parse.urlunparse((sg.config.scheme, sg.config.server, path, None, None, None))
-        resp, content = sg._get_connection().request(url, method=verb, body=body, headers=headers)
-        return (resp.status, resp.reason), {k.lower(): v for k, v in resp.items()}, content
-
-    return http_request
-
-
 def connect(creds: Credentials, env: Mapping[str, str] | None = None, *, fast_replies: bool = True) -> Any:
     """A ``shotgun_api3.Shotgun`` connection (lazy: nothing is sent until the first call).
 
-    ``fast_replies``: replies go through :func:`_fast_inbound` (datetimes aware in UTC); off for a connection
+    Replies are handled by :mod:`sg2dbt.schema.replies` (the same answers as shotgun_api3's, faster).
+    ``fast_replies``: its datetime transform too (datetimes aware in UTC); off for a connection
     handed to a user (SGORM's ``sg``), who gets shotgun_api3's own local-time datetimes.
 
     shotgun_api3 waits forever for an answer by default; a socket timeout (``SG_TIMEOUT_SECS``, default
@@ -256,10 +152,7 @@ def connect(creds: Credentials, env: Mapping[str, str] | None = None, *, fast_re
         sg.config.timeout_secs = timeout
         if hasattr(sg, "_decode_response"):   # a real connection (Mockgun, the test site, speaks no HTTP)
             sg._decode_response = _api_answers_only(sg._decode_response, creds.label)  # type: ignore[method-assign,assignment]
-            sg._http_request = _http_request(sg)  # type: ignore[method-assign]
-            sg._json_loads = _json_loads  # type: ignore[method-assign]
-            if fast_replies:
-                sg._transform_inbound = _fast_inbound(sg)  # type: ignore[method-assign,assignment]
+            replies.install(sg, datetimes=fast_replies)
         return sg
     except Exception as exc:  # noqa: BLE001 - shotgun_api3 raises ValueError, ShotgunError, ...
         raise CredentialsError(f"cannot connect to {creds.label}: {redacted_first_line(exc)}") from None

@@ -1,5 +1,6 @@
-"""The connection builder (schema/connect.py): its fast reply transform converts exactly what shotgun_api3's
-own does, to the same instants."""
+"""A connection's reply steps (schema/replies.py, installed by schema/connect.py): each gives what
+shotgun_api3's own gives (the decoded body, the datetimes as the same instants, the finished records), on
+generated replies, whichever fast path the body allows."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sg2dbt.schema.connect import Credentials, connect
+from sg2dbt.schema.replies import json_loads
 
 SG_DATETIMES = st.datetimes(min_value=dt.datetime(1971, 1, 2), max_value=dt.datetime(2999, 12, 31)).map(
     lambda d: d.strftime("%Y-%m-%dT%H:%M:%SZ"))
@@ -88,10 +90,8 @@ def test_replies_decode_to_what_json_loads_gives(value: Any, ascii_only: bool) -
     ``json.loads`` decodes them, whichever decoder answers."""
     import json
 
-    from sg2dbt.schema.connect import _json_loads
-
     body = json.dumps({"results": value}, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
-    assert _same(_json_loads(body), json.loads(body))
+    assert _same(json_loads(body), json.loads(body))
 
 
 @pytest.mark.parametrize("body", [b'{"a": 1e400}', b'{"a": NaN}', b'{"a": -Infinity}', b'"\\ud800"',
@@ -100,21 +100,17 @@ def test_replies_decode_to_what_json_loads_gives(value: Any, ascii_only: bool) -
 def test_what_orjson_refuses_or_rounds_is_decoded_by_json(body: bytes) -> None:
     import json
 
-    from sg2dbt.schema.connect import _json_loads
-
-    assert _same(_json_loads(body), json.loads(body))
+    assert _same(json_loads(body), json.loads(body))
 
 
 @pytest.mark.parametrize("body", [b'{"a": 1', b'{"a": "x\ny"}', b"\xff", b'{"a": 1} x'])
 def test_a_damaged_reply_raises_what_json_loads_raises(body: bytes) -> None:
     import json
 
-    from sg2dbt.schema.connect import _json_loads
-
     with pytest.raises(ValueError) as theirs:
         json.loads(body)
     with pytest.raises(type(theirs.value)):
-        _json_loads(body)
+        json_loads(body)
 
 
 def test_the_lean_http_request_returns_what_shotgun_api3_returns(real_schema_pickles: Any, caplog: Any) -> None:
@@ -138,3 +134,83 @@ def test_the_lean_http_request_returns_what_shotgun_api3_returns(real_schema_pic
             sg._http_request(*args)
         assert any("Response body is" in r.getMessage() for r in caplog.records)
 
+
+
+PAGE_VALUES = st.one_of(
+    st.none(), st.integers(), st.booleans(), SG_DATETIMES, LOOKALIKES, st.text(max_size=12),
+    st.sampled_from(["a &lt; b", "&amp;lt;", "x\u0026lt;", "endsZ", "2024-03-01T12:00:00Z ", "\u005a"]),
+    st.fixed_dictionaries({"type": st.just("Shot"), "id": st.integers(1, 9)},
+                          optional={"name": st.one_of(st.text(max_size=5), SG_DATETIMES)}),
+    st.fixed_dictionaries({"link_type": st.sampled_from(["local", "web"]), "name": st.text(max_size=5)},
+                          optional={"local_path": st.one_of(st.none(), st.text(max_size=8))}),
+    st.lists(st.one_of(SG_DATETIMES, st.text(max_size=4)), max_size=3))
+RECORD = st.dictionaries(st.sampled_from(["code", "created_at", "updated_at", "image", "sg_file", "project",
+                                          "tags", "description", "sg_due"]), PAGE_VALUES, max_size=7)
+PAGES = st.builds(lambda records, paging: {"results": {"entities": records, "paging_info": paging}},
+                  st.lists(st.one_of(RECORD.map(lambda r: {"type": "Shot", "id": 1, **r}),
+                                     st.just({"type": "Shot", "id": 2, "created_at": "2024-03-01T12:00:00Z",
+                                              "updated_at": "2024-03-02T12:00:00Z"})), max_size=5),
+                  st.fixed_dictionaries({"has_next_page": st.booleans()},
+                                        optional={"note": st.one_of(SG_DATETIMES, st.text(max_size=4))}))
+
+
+def _page_sg(version: list[int]) -> Any:
+    sg = _connection()
+    sg._server_caps = shotgun_api3.shotgun.ServerCapabilities(sg.config.server, {"version": version})
+    sg._build_thumb_url = lambda entity, rid: f"/thumbs/{entity}/{rid}.jpg"   # a request to the server, else
+    return sg
+
+
+@settings(max_examples=400, deadline=None)
+@given(page=PAGES, ascii_only=st.booleans(), version=st.sampled_from([[9, 0, 0], [3, 2, 0]]))
+def test_a_page_decoded_transformed_and_finished_is_what_shotgun_api3_makes_of_it(
+        page: Any, ascii_only: bool, version: list[int]) -> None:
+    """The body's strings ending in Z counted, its "&lt;" and local links looked for: whatever the fast
+    paths skip, the records come out as shotgun_api3's three steps make them."""
+    import json
+
+    body = json.dumps(page, ensure_ascii=ascii_only).encode()
+    ours = _page_sg(version)
+    records = ours._transform_inbound(ours._json_loads(body))["results"]["entities"]
+    theirs = _page_sg(version)
+    expected = shotgun_api3.Shotgun._transform_inbound(theirs, json.loads(body))["results"]["entities"]
+    assert _instants(ours._parse_records(records)) == _instants(
+        shotgun_api3.Shotgun._parse_records(theirs, expected))
+
+
+def test_a_page_with_datetimes_only_where_the_first_record_has_them_is_not_walked_whole() -> None:
+    """The fast path is taken (a nested value is left as it is: it cannot hold a datetime when the counts
+    agree), and a datetime elsewhere sends the page through the whole walk."""
+    import json
+
+    sg = _connection()
+    page = {"results": {"entities": [{"type": "Shot", "id": i, "updated_at": "2024-03-01T12:00:00Z",
+                                      "sg_sequence": {"type": "Sequence", "id": 2, "name": "seq"}}
+                                     for i in range(3)], "paging_info": {}}}
+    walked: list[Any] = []
+    walk = sg._transform_inbound.__self__._walk
+    sg._transform_inbound.__self__._walk = lambda value: walked.append(value) or walk(value)
+    records = sg._transform_inbound(sg._json_loads(json.dumps(page).encode()))["results"]["entities"]
+    assert all(r["updated_at"] == dt.datetime(2024, 3, 1, 12, tzinfo=dt.timezone.utc) for r in records)
+    assert walked == []
+    page["results"]["entities"][2]["sg_sequence"]["name"] = "2024-03-01T12:00:00Z"
+    records = sg._transform_inbound(sg._json_loads(json.dumps(page).encode()))["results"]["entities"]
+    assert records[2]["sg_sequence"]["name"] == dt.datetime(2024, 3, 1, 12, tzinfo=dt.timezone.utc)
+    assert walked
+
+
+@pytest.mark.parametrize("text", ["a \\u0026lt; b", "&\\u006Ct;", "&l\\u0074;", "&lt\\u003b",
+                                  "2024-03-01T12:00:00\\u005a", "2024-03-01T12:00:00\\u005A"])
+@pytest.mark.parametrize("link", ['"\\u006cocal"', '"l\\u006fcal"', '"lo\\u0063al"', '"loc\\u0061l"'])
+def test_escaped_characters_are_decoded_before_anything_is_skipped(text: str, link: str) -> None:
+    """A body can spell "&lt;", a local link or a datetime's Z with \\u escapes: what it decodes to is what
+    shotgun_api3's steps see, so those escapes turn the fast paths off."""
+    import json
+
+    body = ('{"results": {"entities": [{"type": "Shot", "id": 1, "created_at": "2024-03-01T12:00:00Z", '
+            f'"code": "{text}", "sg_file": {{"link_type": {link}, "local_path": "/p", "name": "f"}}}}]}}}}').encode()
+    ours = _page_sg([9, 0, 0])
+    records = ours._parse_records(ours._transform_inbound(ours._json_loads(body))["results"]["entities"])
+    theirs = _page_sg([9, 0, 0])
+    expected = shotgun_api3.Shotgun._transform_inbound(theirs, json.loads(body))["results"]["entities"]
+    assert _instants(records) == _instants(shotgun_api3.Shotgun._parse_records(theirs, expected))
