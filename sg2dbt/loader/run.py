@@ -20,6 +20,7 @@ import bisect
 import contextlib
 import datetime as dt
 import functools
+import gc
 import itertools
 import logging
 import operator
@@ -573,6 +574,27 @@ def load(engine: sa.Engine, layout: RawLayout, source: Source, options: LoadOpti
     return _each_entity(engine, layout, source, metadata, options, progress, work, after)
 
 
+GC_YOUNG_THRESHOLD = 50_000   # allocations between young collections while entities load (Python's is 700)
+
+
+@contextlib.contextmanager
+def _few_collections() -> Iterator[None]:
+    """Python's cycle collector run less often while entities load.
+
+    A page of 500 records is some 30,000 new dicts, lists and strings, and with the pages queued by the
+    fetching threads hundreds of thousands are alive at once: at the default threshold the collector runs
+    every 700 allocations and, now and then, over all of them, for about a fifth of the loader's CPU on a
+    live site (bench/bench_live.py), finding nothing: records are trees, not cycles. The threshold is
+    raised for the load and restored after it (process-wide: a load running beside this one is collected
+    less often too, which only delays the collection of cycles)."""
+    old = gc.get_threshold()
+    gc.set_threshold(max(old[0], GC_YOUNG_THRESHOLD), *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
 def _each_entity(engine: sa.Engine, layout: RawLayout, source: Source, metadata: sa.MetaData,
                  options: LoadOptions, progress: ProgressHook,
                  work: Callable[[sa.Connection, RawTable, sa.Table, EntityResult, bool], None],
@@ -617,8 +639,8 @@ def _each_entity(engine: sa.Engine, layout: RawLayout, source: Source, metadata:
         progress(result.entity, "done", result.rows)
         return result
 
-    with ThreadPoolExecutor(max_workers=min(workers, max(1, len(layout.tables))),
-                            thread_name_prefix="sg2dbt-load") as pool:
+    with _few_collections(), ThreadPoolExecutor(max_workers=min(workers, max(1, len(layout.tables))),
+                                                thread_name_prefix="sg2dbt-load") as pool:
         futures = [pool.submit(one, raw) for raw in layout]
         for fut in as_completed(futures):   # collected on this thread alone: no lock needed
             summary.entities.append(fut.result())

@@ -373,3 +373,23 @@ def test_a_load_through_range_split_scans_equals_the_site(warehouse: tuple[sa.En
                    LoadOptions(raw_schema=raw_schema, workers=2))
     assert not summary.failed, [e.error for e in summary.failed]
     assert_tables_match_site(engine, layout, raw_schema, mock_site)
+
+
+def test_the_cycle_collector_runs_less_often_during_a_load_and_as_before_after_it(
+        duckdb_path: Path, mock_site: Any, site_schema: Schema) -> None:
+    import gc
+
+    engine, layout = sa.create_engine(f"duckdb:///{duckdb_path}"), plan(site_schema)
+    during: list[tuple[int, int, int]] = []
+    source = SiteSource(lambda: mock_site)
+    pages = source.pages
+
+    def watched(*args: Any, **kw: Any) -> Iterator[list[dict[str, Any]]]:
+        during.append(gc.get_threshold())
+        return pages(*args, **kw)
+
+    source.pages = watched  # type: ignore[method-assign]
+    before = gc.get_threshold()
+    assert not load(engine, layout, source, LoadOptions(raw_schema="raw")).failed
+    assert during and all(t[0] >= 50_000 for t in during)
+    assert gc.get_threshold() == before
