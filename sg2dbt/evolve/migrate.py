@@ -26,17 +26,13 @@ difference, so that what it reports is always what ``sg2dbt migrate`` will do.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic.autogenerate import produce_migrations
-from alembic.ddl.impl import DefaultImpl
-from alembic.migration import MigrationContext
-from alembic.operations import Operations
-from alembic.operations import ops as alembic_ops
 
 from sg2dbt.core.database import ensure_schema, raw_schema_for
 from sg2dbt.core.dialects import capabilities
@@ -45,6 +41,10 @@ from sg2dbt.core.layout import LOADED_AT_COLUMN, RETIRED_COLUMN, RawLayout, plan
 from sg2dbt.core.model import Schema
 from sg2dbt.emit.metadata import build_metadata
 from sg2dbt.evolve.diff import DESTRUCTIVE_OPERATIONS
+
+if TYPE_CHECKING:
+    from alembic.operations import Operations
+    from alembic.operations import ops as alembic_ops
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +64,22 @@ class _CatalogTypeName(sa.types.UserDefinedType[Any]):
         return self.name
 
 
-class DuckDBImpl(DefaultImpl):
-    """Registers DuckDB with Alembic (subclassing is the registration); DuckDB runs DDL in transactions."""
+def _ops() -> Any:
+    """Alembic's operations, imported on first use: the drift check before every load needs them only when it
+    finds drift, and importing Alembic (Mako and Pygments with it) took ~0.1 s of each ``sg2dbt load``."""
+    from alembic.operations import ops
 
-    __dialect__ = "duckdb"
-    transactional_ddl = True
+    return ops
+
+
+@functools.cache
+def _register_duckdb() -> None:
+    """Register DuckDB with Alembic (subclassing is the registration); DuckDB runs DDL in transactions."""
+    from alembic.ddl.impl import DefaultImpl
+
+    class DuckDBImpl(DefaultImpl):
+        __dialect__ = "duckdb"
+        transactional_ddl = True
 
 
 def target_metadata(schema: Schema, raw_schema: str | None) -> sa.MetaData:
@@ -86,6 +97,7 @@ def is_raw_table(name: str, columns: Iterable[str]) -> bool:
 
 def context_options(raw_schema: str | None) -> dict[str, Any]:
     """Options for ``MigrationContext.configure`` / ``context.configure`` that keep Alembic on our tables."""
+    _register_duckdb()   # every Alembic context of sg2dbt is configured with these options
 
     def include_name(name: str | None, type_: str, parent_names: dict[str, str | None]) -> bool:
         if type_ == "schema":
@@ -145,6 +157,7 @@ def _type_name(type_: Any, dialect: sa.Dialect) -> str:
 
 def classify(op: alembic_ops.MigrateOperation, dialect: sa.Dialect) -> Change | None:
     """Our view of one Alembic operation; ``None`` for differences that are not ours to fix."""
+    alembic_ops = _ops()
     if isinstance(op, alembic_ops.CreateTableOp):
         name = _qualified(op.schema, op.table_name)
         columns = sum(1 for c in op.columns if isinstance(c, sa.Column))
@@ -169,6 +182,7 @@ def classify(op: alembic_ops.MigrateOperation, dialect: sa.Dialect) -> Change | 
 
 def flatten(ops: Iterable[alembic_ops.MigrateOperation]) -> Iterator[alembic_ops.MigrateOperation]:
     """Table and column operations, out of Alembic's per-table ``ModifyTableOps`` groups."""
+    alembic_ops = _ops()
     for op in ops:
         if isinstance(op, alembic_ops.ModifyTableOps):
             yield from flatten(op.ops)
@@ -208,22 +222,22 @@ def catalog_operations(connection: sa.Connection, metadata: sa.MetaData,
     for table in metadata.sorted_tables:
         have = existing.get(table.name)
         if have is None:
-            out.append(alembic_ops.CreateTableOp.from_table(table))
+            out.append(_ops().CreateTableOp.from_table(table))
             continue
         for column in table.columns:
             if column.name not in have:
-                out.append(alembic_ops.AddColumnOp.from_column_and_tablename(
+                out.append(_ops().AddColumnOp.from_column_and_tablename(
                     raw_schema, table.name, column._copy()))
             elif have[column.name].lower() != catalog_type(column.type).lower():
-                out.append(alembic_ops.AlterColumnOp(
+                out.append(_ops().AlterColumnOp(
                     table.name, column.name, schema=raw_schema, existing_type=_CatalogTypeName(have[column.name]),
                     modify_type=column.type))
-        out += [alembic_ops.DropColumnOp(table.name, name, schema=raw_schema)
+        out += [_ops().DropColumnOp(table.name, name, schema=raw_schema)
                 for name in have if name not in table.c]
     known = {t.name for t in metadata.tables.values()}
     for name, columns in sorted(existing.items()):
         if name not in known and name not in views and name != "alembic_version" and is_raw_table(name, columns):
-            out.append(alembic_ops.DropTableOp(name, schema=raw_schema))
+            out.append(_ops().DropTableOp(name, schema=raw_schema))
     return out
 
 
@@ -232,8 +246,13 @@ def compare(connection: sa.Connection, metadata: sa.MetaData, raw_schema: str | 
     if connection.dialect.name == "duckdb":
         operations = catalog_operations(connection, metadata, raw_schema)
     else:
+        from alembic.autogenerate import produce_migrations
+        from alembic.migration import MigrationContext
+
         context = MigrationContext.configure(connection, opts=context_options(raw_schema))
         operations = list(produce_migrations(context, metadata).upgrade_ops.ops)  # type: ignore[union-attr]
+    if not operations:
+        return []   # no drift: Alembic's operations are not even imported
     changes = (classify(op, connection.dialect) for op in flatten(operations))
     return [c for c in changes if c is not None]
 
@@ -242,6 +261,7 @@ def _dependent_views(connection: sa.Connection, change: Change) -> list[str]:
     """PostgreSQL views (dbt's staging models) that would block dropping or retyping this column/table."""
     if connection.dialect.name != "postgresql":
         return []
+    alembic_ops = _ops()
     op = change.op
     schema = getattr(op, "schema", None) or connection.dialect.default_schema_name
     params = {"s": schema, "t": op.table_name}  # type: ignore[attr-defined]
@@ -257,11 +277,13 @@ def _dependent_views(connection: sa.Connection, change: Change) -> list[str]:
 
 def strip_autoincrement(op: alembic_ops.MigrateOperation) -> None:
     """Autogenerate writes ``autoincrement=False`` into alter_column for MySQL's sake; other dialects warn."""
+    alembic_ops = _ops()
     if isinstance(op, alembic_ops.AlterColumnOp):
         op.kw.pop("autoincrement", None)
 
 
 def _invoke(operations: Operations, connection: sa.Connection, change: Change) -> None:
+    alembic_ops = _ops()
     op = change.op
     if connection.dialect.name != "mysql":
         strip_autoincrement(op)
@@ -323,6 +345,9 @@ def migrate(engine: sa.Engine, metadata: sa.MetaData, raw_schema: str | None, *,
         report.dropped_views = views
         if dry_run:
             return report
+        from alembic.migration import MigrationContext
+        from alembic.operations import Operations
+
         operations = Operations(MigrationContext.configure(connection, opts=context_options(raw_schema)))
         for view in views:
             connection.execute(sa.text(f"drop view if exists {view} cascade"))
