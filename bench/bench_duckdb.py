@@ -16,6 +16,7 @@ Each round, side by side on the same file, each into a fresh DuckDB database fil
     python bench/bench_duckdb.py                      # 150,000 rows, medians of 3 rounds
     python bench/bench_duckdb.py --rows 20000 --rounds 1 --row-path
     python bench/bench_duckdb.py --memory              # peak RSS of a load of 100,000 vs 1,000,000 rows
+                                                       # (sg2dbt in process, and DuckDB's native read)
 
 Prints JSON; ``--write`` rewrites the "sg2dbt load into DuckDB" section of BENCHMARKS.md.
 """
@@ -137,15 +138,17 @@ def run(n: int, rounds: int, row_path: bool) -> dict[str, Any]:
                                     for k, v in secs.items() if k not in ("native", "row_path")}}
 
 
-def memory_child(n: int) -> None:
-    """One in-process load of an n-row dump in this process; prints peak RSS (ru_maxrss) as JSON."""
+def memory_child(n: int, path: str) -> None:
+    """One load of an n-row dump in this process (``path``: the in-process load, or DuckDB's native read);
+    prints peak RSS (ru_maxrss) as JSON."""
     import resource
 
     work = Path(tempfile.gettempdir()) / "sg2dbt-bench-duckdb"
     dump_dir = work / f"dump-{n}"
-    make_dump(dump_dir, n)
+    dump = make_dump(dump_dir, n)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    seconds = in_process(dump_dir, work / "memory.duckdb")
+    db = work / "memory.duckdb"
+    seconds = native(dump, db) if path == "native" else in_process(dump_dir, db)
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"rows": n, "seconds": round(seconds, 1), "peak_rss_mb_before_load": round(before / 1024),
                       "peak_rss_mb": round(after / 1024)}))
@@ -182,12 +185,15 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="rewrite the BENCHMARKS.md section")
     parser.add_argument("--memory", action="store_true", help="peak RSS at 100,000 vs 1,000,000 rows")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--path", default="sg2dbt", choices=["sg2dbt", "native"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
-        memory_child(args.memory_child)
+        memory_child(args.memory_child, args.path)
         return
     if args.memory:
-        print(json.dumps(in_fresh_processes(__file__, [100_000, 1_000_000]), indent=1))
+        sizes = [100_000, 1_000_000]
+        print(json.dumps({"load_average": os.getloadavg()[0], "sg2dbt": in_fresh_processes(__file__, sizes),
+                          "native": in_fresh_processes(__file__, sizes, ["--path", "native"])}, indent=1))
         return
     result = run(args.rows, args.rounds, args.row_path)
     print(json.dumps(result, indent=1))

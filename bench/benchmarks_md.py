@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,12 @@ def write_section(section: str, text: str, path: Path = BENCHMARKS_MD) -> None:
     path.write_text(new)
 
 
-def in_fresh_processes(script: str, sizes: list[int]) -> list[dict[str, Any]]:
-    """``script --memory-child N`` for each size, each in a new interpreter (peak RSS is per process), and
-    the JSON line each child prints last."""
+def in_fresh_processes(script: str, sizes: list[int], extra: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """``script --memory-child N [extra...]`` for each size, each in a new interpreter (peak RSS is per
+    process), and the JSON line each child prints last."""
     out = []
     for n in sizes:
-        proc = subprocess.run([sys.executable, script, "--memory-child", str(n)], check=True, capture_output=True,
-                              text=True)
+        proc = subprocess.run([sys.executable, script, "--memory-child", str(n), *extra], check=True,
+                              capture_output=True, text=True)
         out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     return out
