@@ -9,7 +9,8 @@ them, each range its own keyset scan (``id > last and id <= end``). A worker tha
 page while others wait for work hands them parts of what is left of its range, cut at that page's density:
 clumped ids (a dense block, a gap, another block) end up spread over every worker however the first page
 guessed. Ranges are disjoint and each is read in id order to its end, so every record is read exactly
-once, as in one scan; a small entity costs the requests it cost before.
+once, as in one scan. A small entity costs the request it cost before, plus, for a full pass, the probe
+sent with it (SiteSource.pages).
 
 Requests stay within pages + ranges + 2: the first page, the probe, and per range its pages plus at most
 one short (or empty) last page; a range cut at a dense page's density ends on a full page at its end, so

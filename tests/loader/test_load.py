@@ -393,3 +393,34 @@ def test_the_cycle_collector_runs_less_often_during_a_load_and_as_before_after_i
     assert not load(engine, layout, source, LoadOptions(raw_schema="raw")).failed
     assert during and all(t[0] >= 50_000 for t in during)
     assert gc.get_threshold() == before
+
+
+def test_a_full_reload_reads_retired_records_only_after_every_live_read(
+        duckdb_path: Path, mock_site: Any, site_schema: Schema) -> None:
+    """The retired pass is fetched as soon as the live pass's last reply is in, never sooner: a record
+    retired between the two passes is then still read (retired), and stored as the later read."""
+    import threading
+    import time
+
+    engine, layout = sa.create_engine(f"duckdb:///{duckdb_path}"), plan(site_schema)
+    calls: list[tuple[str, bool, float, float]] = []
+    lock = threading.Lock()
+    find = mock_site.find
+
+    def timed(entity: str, *args: Any, **kw: Any) -> Any:
+        start = time.monotonic()
+        time.sleep(0.002)
+        try:
+            return find(entity, *args, **kw)
+        finally:
+            with lock:
+                calls.append((entity, bool(kw.get("retired_only")), start, time.monotonic()))
+
+    mock_site.find = timed
+    summary = load(engine, layout, SiteSource(lambda: mock_site, page_size=7, max_requests=4),
+                   LoadOptions(raw_schema="raw", workers=1))
+    assert not summary.failed
+    for entity in {c[0] for c in calls}:
+        live = [c for c in calls if c[0] == entity and not c[1]]
+        retired = [c for c in calls if c[0] == entity and c[1]]
+        assert live and retired and min(c[2] for c in retired) >= max(c[3] for c in live), entity
