@@ -234,9 +234,9 @@ class SiteSource:
         if not spans:
             yield from self._chunks(first)
             return   # the probe found nothing past the first page: the request a scan would have ended with
-        # The last range runs to the end (records created since the probe are read too), and is read first:
-        # the empty page it may end with is then not the last request of the pass.
-        spans.insert(0, (spans.pop()[0], None))
+        # Past the probe's largest id, a range of its own, read first: records created since the probe are read
+        # too, and the empty page it usually is is not the last request of the pass.
+        spans.insert(0, (top, None))
         scan = ranges.Scan(find, spans, page_size=self.page_size, record_id=_record_id, top=top,
                            workers=workers, depth=self.cap.limit)
         try:
