@@ -39,7 +39,10 @@ def json_loads(body: bytes | str) -> Any:
     which answers or raises as shotgun_api3's own decoder did. The one input orjson accepts differently is
     an integer beyond 64 bits, which it turns into a float: a body with a run of 19 digits anywhere (every
     integer orjson could round has one) goes to ``json`` without asking orjson (``translate`` finds the run
-    ten times faster than a regular expression).
+    ten times faster than a regular expression). Left as it is: a body nested deeper than ``json``'s
+    recursion limit (about 1,000 levels, less the caller's stack) and at most orjson's 1,024 is read where
+    ``json`` raises RecursionError (a page holds thousands of brackets, so the bracket count that
+    loader/dump.py's ``parse_json`` uses for one dump line cannot tell).
     """
     import orjson
 
