@@ -45,8 +45,6 @@ def _json_default(value: Any) -> Any:
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default)
-# Rows whose values these rules already checked, as JSON (the DuckDB writer's file): no second check.
-encode_checked = _ENCODER.encode
 
 
 def _storable(text: str) -> str:

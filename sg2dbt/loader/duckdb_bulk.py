@@ -196,7 +196,6 @@ def insert_file(writer: DuckDBWriter, table: RawTable, path: Path, *, retired: b
     read_ids = (f"SELECT TRY_CAST(id::VARCHAR AS BIGINT) FROM read_json({_str(str(path))}, format = "
                 f"'newline_delimited', columns = {{'id': 'JSON'}}, maximum_object_size = {MAX_OBJECT_SIZE})")
     try:
-        writer.raw.execute("SET enable_progress_bar = false")   # DuckDB would draw one on stdout for a long read
         if retired:
             writer.raw.execute(f"DELETE FROM {writer.q_table} WHERE {writer.q_columns[0]} IN ({read_ids})")
         # a plain insert: the primary key refuses an id twice in one file, as the row path does

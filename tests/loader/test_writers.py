@@ -5,18 +5,26 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sg2dbt.core.convert import RowConverter
+from sg2dbt.core.errors import ValueFitError
 from sg2dbt.core.layout import plan
+from sg2dbt.core.model import Entity, Field, Schema
+from sg2dbt.core.typemap import Logical
 from sg2dbt.loader.run import prepare
 from sg2dbt.loader.writers import DuckDBWriter, PostgresWriter, Writer, json_as_text, writer_for
 from sg2dbt.schema import sources
 from tests.conftest import REPO
+from tests.support.damaged import damaged_values
 from tests.support.sgsite import record
 
 SCHEMA = sources.from_path(REPO / "examples" / "studio" / "schema.json").filtered(only=["Shot"])
@@ -131,3 +139,55 @@ def test_postgres_a_full_reload_holds_its_first_pages_until_the_table_is_emptied
                     put(page)
     expected = old if error else [row for page in pages for row in page]
     assert _codes(pg_engine, table) == {row[0]: row[code_col] for row in expected}
+
+
+
+_TYPES = ["text", "number", "float", "checkbox", "date", "date_time", "url", "serializable", "tag_list", "entity",
+          "multi_entity"]
+_THING = Schema.of([Entity.of("Thing", "Thing", [Field("Thing", "id", "number"), *(
+    Field("Thing", f"f_{t}", t, valid_types=("Thing",) if "entity" in t else ()) for t in _TYPES)])])
+
+
+_LAYOUT = plan(_THING)
+_CONV = RowConverter(_LAYOUT["Thing"], json_as_text=True)
+# what the converter hands a writer beyond JSON: datetimes (microseconds, years 2-9998, naive = UTC), dates
+_DAMAGED = damaged_values(st.datetimes(min_value=dt.datetime(2, 1, 1), max_value=dt.datetime(9998, 12, 31),
+                                       timezones=st.none() | st.just(dt.timezone.utc)),
+                          st.dates(), text=("2024-05-01T10:00:00.123456+02:00", "0002-01-01", "é\x01\u2028😀"))
+
+
+def _stored(value: Any, field_type: str, i: int) -> bool:
+    """Whether the rules store ``value`` in that field (else the record would be refused before any writer)."""
+    try:
+        _CONV.row({"type": "Thing", "id": i, f"f_{field_type}": value}, False, NOW)
+    except ValueFitError:
+        return False
+    return True
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(_DAMAGED, min_size=len(_TYPES), max_size=len(_TYPES)), min_size=1, max_size=4))
+def test_duckdb_stores_exactly_the_rows_the_rules_give(tmp_path_factory: pytest.TempPathFactory,
+                                                       damaged: list[list[Any]]) -> None:
+    """The spool file's encoding (orjson) loses nothing: DuckDB holds each converted row, value for value."""
+    layout, conv = _LAYOUT, _CONV
+    rows = [conv.row({"type": "Thing", "id": i, **{f"f_{t}": v for t, v in zip(_TYPES, values, strict=True)
+                                                  if _stored(v, t, i)}}, False, NOW)
+            for i, values in enumerate(damaged, start=1)]
+    engine = sa.create_engine(f"duckdb:///{tmp_path_factory.mktemp('w') / 'w.duckdb'}")
+    try:
+        metadata, _ = prepare(engine, layout, None)
+        table = next(t for t in metadata.tables.values() if t.info.get("sg_entity") == "Thing")
+        with engine.begin() as conn, contextlib.closing(writer_for(conn, table, conv.columns)) as writer:
+            writer.insert(rows)
+        with engine.connect() as conn:   # the driver's values: JSON as the document
+            got = conn.exec_driver_sql(f"SELECT {', '.join(writer.q_columns)} FROM {writer.q_table} "
+                                       f"ORDER BY id").fetchall()
+    finally:
+        engine.dispose()
+    json_cols = {i for i, c in enumerate(conv.columns) if c.logical is Logical.JSON}
+
+    def documents(row: Sequence[Any]) -> list[Any]:   # the converter's JSON columns are JSON text
+        return [json.loads(v) if i in json_cols and v is not None else v for i, v in enumerate(row)]
+
+    assert [list(r) for r in got] == [documents(r) for r in rows]
