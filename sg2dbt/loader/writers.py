@@ -165,7 +165,13 @@ class PostgresWriter(BulkWriter):
             emptying.result()
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):   # the load failed before its first write: it has its own error
+        # a DELETE still pending here means the load failed (or was interrupted) before its first write: it is
+        # cancelled rather than waited for, as psycopg cancels a statement interrupted on the calling thread
+        # (again until it ends: a cancel that reaches the server before the DELETE does is ignored)
+        while self._emptying is not None and not self._emptying.done():
+            self.raw.cancel()
+            concurrent.futures.wait([self._emptying], timeout=0.1)
+        with contextlib.suppress(Exception):   # the load has its own error
             self._emptied()
 
     @contextlib.contextmanager

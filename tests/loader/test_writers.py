@@ -191,3 +191,36 @@ def test_duckdb_stores_exactly_the_rows_the_rules_give(tmp_path_factory: pytest.
         return [json.loads(v) if i in json_cols and v is not None else v for i, v in enumerate(row)]
 
     assert [list(r) for r in got] == [documents(r) for r in rows]
+def test_postgres_a_load_failing_before_its_first_write_does_not_wait_for_its_delete(
+        pg_engine: sa.Engine, pg_schema: str) -> None:
+    """Another session's lock holds the reload's DELETE back; the load fails on its first page: the writer
+    cancels the DELETE and the transaction rolls back while that lock is still held (waiting for the DELETE
+    would wait for the other session: forever, here)."""
+    import threading
+
+    table, conv = _shot_table(pg_engine, pg_schema)
+    old = _rows(conv, range(1, 6))
+    with pg_engine.begin() as conn, contextlib.closing(writer_for(conn, table, conv.columns)) as writer:
+        writer.insert(old)
+    failed: list[BaseException] = []
+
+    def failing_load() -> None:
+        try:
+            with pg_engine.begin() as conn, contextlib.closing(writer_for(conn, table, conv.columns)) as writer:
+                writer.delete_all()
+                with writer.bulk(upsert=False) as put:
+                    put(old[:2])
+                    raise RuntimeError("a value did not fit")
+        except RuntimeError as exc:
+            failed.append(exc)
+
+    with pg_engine.connect() as holder, holder.begin():
+        holder.exec_driver_sql(f"LOCK TABLE {pg_engine.dialect.identifier_preparer.format_table(table)} "
+                               f"IN SHARE MODE")
+        load = threading.Thread(target=failing_load)
+        load.start()
+        load.join(timeout=60)   # a liveness bound, not a speed: without the cancel the load never returns
+        returned_under_the_lock = not load.is_alive()
+    load.join()
+    assert returned_under_the_lock and failed
+    assert _codes(pg_engine, table) == {row[0]: row[[c.name for c in conv.columns].index("code")] for row in old}
