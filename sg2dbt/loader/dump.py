@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from sg2dbt.core.convert import Record, RowConverter
 from sg2dbt.core.errors import LoadError
 from sg2dbt.core.layout import RawLayout, RawTable
@@ -34,30 +32,6 @@ UTC = dt.timezone.utc
 # (the file's errors="backslashreplace"); the loader then refuses such values by entity, id and field.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False,
                             default=lambda v: v.isoformat() if isinstance(v, (dt.date, dt.time)) else str(v))
-
-
-# Digits stay '0', every other byte becomes a space: a run of 19 zeros is an integer literal that may not fit
-# 64 bits (or digits inside a string: read by json then, to be safe).
-_DIGITS = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))
-_LONG_DIGITS = b"0" * 19
-_SHALLOW = 500   # at most this many '[' and '{': no nesting near json's recursion limit (~1,000)
-
-
-def parse_json(text: str) -> Any:
-    """``json.loads(text)``: the same value, or the same error, in about half the time for a dump's records.
-
-    orjson reads a text exactly as json does but for a few cases, which go to json itself: what orjson
-    refuses and json reads (NaN, Infinity, 1e400, a lone surrogate escape) or refuses with its own message;
-    an integer of 19 digits or more (orjson reads one past 64 bits as a float); deep nesting (orjson
-    reads up to 1,024 levels, json raises RecursionError sooner). tests/loader/test_dump_parse.py compares them.
-    """
-    if text.count("[") + text.count("{") <= _SHALLOW and \
-            _LONG_DIGITS not in text.encode("utf-8", "surrogatepass").translate(_DIGITS):
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(text)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from sg2dbt.core import jsonread
 from sg2dbt.core.convert import Record
 from sg2dbt.core.errors import LoadError, ValueFitError
 from sg2dbt.core.secrets import redacted_first_line
@@ -345,7 +346,7 @@ class DumpSource:
         try:
             if path.suffix == ".json":
                 with path.open(encoding="utf-8") as fh:
-                    doc = dump_format.parse_json(fh.read())
+                    doc = jsonread.loads(fh.read())
                 if not isinstance(doc, list):
                     raise LoadError(f"{path}: expected a JSON list of records")
                 yield from doc
@@ -385,7 +386,7 @@ class DumpSource:
 
 def _json_line(path: Path, lineno: int, line: str) -> Any:
     try:
-        return dump_format.parse_json(line)
+        return jsonread.loads(line)
     except json.JSONDecodeError as exc:
         raise LoadError(f"{path}: line {lineno}: invalid JSON: {exc.msg}") from None
     except RecursionError:

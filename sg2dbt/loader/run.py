@@ -24,6 +24,7 @@ import gc
 import itertools
 import logging
 import operator
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -586,13 +587,26 @@ def _few_collections() -> Iterator[None]:
     every 700 allocations and, now and then, over all of them, for about a fifth of the loader's CPU on a
     live site (bench/bench_live.py), finding nothing: records are trees, not cycles. The threshold is
     raised for the load and restored after it (process-wide: a load running beside this one is collected
-    less often too, which only delays the collection of cycles)."""
-    old = gc.get_threshold()
-    gc.set_threshold(max(old[0], GC_YOUNG_THRESHOLD), *old[1:])
+    less often too, which only delays the collection of cycles). Loads that overlap in one process share
+    the change: the first one in raises the threshold, the last one out puts back what it found."""
+    global _gc_saved, _gc_users
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_saved = gc.get_threshold()
+            gc.set_threshold(max(_gc_saved[0], GC_YOUNG_THRESHOLD), *_gc_saved[1:])
+        _gc_users += 1
     try:
         yield
     finally:
-        gc.set_threshold(*old)
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0:
+                gc.set_threshold(*_gc_saved)
+
+
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_saved: tuple[int, ...] = gc.get_threshold()
 
 
 def _each_entity(engine: sa.Engine, layout: RawLayout, source: Source, metadata: sa.MetaData,

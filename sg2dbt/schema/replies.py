@@ -7,51 +7,27 @@ A reply goes through four of shotgun_api3's steps, one after another on the thre
 string of it made a datetime) and, for records, ``_parse_records`` (``&lt;`` back to ``<`` in their
 strings, the URL of a local file link, a thumbnail URL from a server older than 3.3). For a page of 500 wide
 records each of the last three walks every value in Python, and together they were most of the loader's CPU
-on a live site (bench/bench_live.py). Here the body is decoded by orjson where its answer is ``json``'s, and
-the raw body, read once with C-speed searches, says what the walks can skip: how many of its strings can be
-datetimes (each ends in ``Z"``), and whether any ``&lt;`` or local file link can be in it at all.
+on a live site (bench/bench_live.py). Here the body is decoded by orjson where its answer is ``json``'s
+(core/jsonread.py), and the raw body, read once with C-speed searches, says what the walks can skip: how
+many of its strings can be datetimes (each ends in ``Z"`` or ``z"``: shotgun_api3's parse ignores case), and
+whether any ``&lt;`` or local file link can be in it at all.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import re
 from collections.abc import Callable
 from typing import Any
 
-_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_LONG_NUMBER = b"0" * 19
+from sg2dbt.core import jsonread
+
 _SG_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
-# \u escapes of the characters of "&lt;", of "local" and of the Z a datetime ends with: a body without them
-# cannot decode to "&lt;" or "local" unless it holds the literal words, nor to a datetime string that does
-# not end in Z" in the body.
-_SPELLED_OUT = re.compile(rb"\\u00(?:26|6[cCfF]|74|3[bB]|63|61|5[aA])")
-
-
-def json_loads(body: bytes | str) -> Any:
-    """``json.loads`` of a reply body, through orjson (half the time on a page of 500 wide records) wherever
-    its answer is the same.
-
-    orjson refuses what ``json`` accepts beyond strict JSON (NaN, Infinity, a lone surrogate, a number
-    beyond a double, a byte order mark, another encoding than UTF-8): refused, the body goes to ``json``,
-    which answers or raises as shotgun_api3's own decoder did. The one input orjson accepts differently is
-    an integer beyond 64 bits, which it turns into a float: a body with a run of 19 digits anywhere (every
-    integer orjson could round has one) goes to ``json`` without asking orjson (``translate`` finds the run
-    ten times faster than a regular expression). Left as it is: a body nested deeper than ``json``'s
-    recursion limit (about 1,000 levels, less the caller's stack) and at most orjson's 1,024 is read where
-    ``json`` raises RecursionError (a page holds thousands of brackets, so the bracket count that
-    loader/dump.py's ``parse_json`` uses for one dump line cannot tell).
-    """
-    import orjson
-
-    if isinstance(body, bytes) and _LONG_NUMBER not in body.translate(_DIGITS_AS_ZERO):
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(body)
+# \u escapes of the characters of "&lt;", of "local" and of the Z or z a datetime ends with: a body without
+# them cannot decode to "&lt;" or "local" unless it holds the literal words, nor to a datetime string that
+# does not end in Z" or z" in the body.
+_SPELLED_OUT = re.compile(rb"\\u00(?:26|6[cCfF]|74|3[bB]|63|61|[57][aA])")
 
 
 class Replies:
@@ -65,9 +41,9 @@ class Replies:
         self.plain: bool | None = None   # no body since the last _parse_records held "&lt;" or a local link
 
     def json_loads(self, body: bytes | str) -> Any:
-        result = json_loads(body)
+        result = jsonread.loads(body)
         if isinstance(body, bytes) and _SPELLED_OUT.search(body) is None:
-            stamps = body.count(b'Z"')
+            stamps = body.count(b'Z"') + body.count(b'z"')
             plain = b"&lt;" not in body and b'"local"' not in body
         else:
             stamps, plain = -1, False
@@ -84,9 +60,9 @@ class Replies:
         off, as it does).
 
         A page of records is looked at only in the fields where its first record holds datetimes; that is
-        enough when the datetimes converted there are as many as the body's strings ending in ``Z"`` (every
-        string shotgun_api3's parse accepts ends so): then no other string of the reply can be one. Any
-        other count, and the whole reply is walked."""
+        enough when the datetimes converted there are as many as the body's strings ending in ``Z"`` or ``z"``
+        (every string shotgun_api3's parse accepts ends so: its format ignores case): then no other string of
+        the reply can be one. Any other count, and the whole reply is walked."""
         self.utc = dt.timezone.utc if self.sg.config.convert_datetimes_to_utc else None
         decoded, self.decoded = self.decoded, None
         if decoded is not None and decoded[0] is data and decoded[1] >= 0 and self._page(data, decoded[1]):
@@ -188,7 +164,7 @@ def install(sg: Any, *, datetimes: bool = True) -> None:
     time, for a connection handed to a user)."""
     steps = Replies(sg)
     sg._http_request = http_request(sg)
-    sg._json_loads = steps.json_loads if datetimes else json_loads
+    sg._json_loads = steps.json_loads if datetimes else jsonread.loads
     sg._parse_records = steps.parse_records
     if datetimes:
         sg._transform_inbound = steps.transform

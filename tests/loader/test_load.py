@@ -395,6 +395,23 @@ def test_the_cycle_collector_runs_less_often_during_a_load_and_as_before_after_i
     assert gc.get_threshold() == before
 
 
+def test_overlapping_loads_leave_the_cycle_collector_as_they_found_it() -> None:
+    """Two loads in one process (a library caller's threads), the first done while the second runs: the
+    threshold stays raised until the last one ends, then is what it was before either began."""
+    import gc
+
+    from sg2dbt.loader.run import _few_collections
+
+    before = gc.get_threshold()
+    first, second = _few_collections(), _few_collections()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert gc.get_threshold()[0] >= 50_000
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == before
+
+
 def test_a_full_reload_reads_retired_records_only_after_every_live_read(
         duckdb_path: Path, mock_site: Any, site_schema: Schema) -> None:
     """The retired pass is fetched as soon as the live pass's last reply is in, never sooner: a record

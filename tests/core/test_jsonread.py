@@ -1,17 +1,19 @@
-"""A dump's records are parsed by orjson where it reads them exactly as json does (loader/dump.py
-``parse_json``): the same values (big ints, NaN, lone surrogates, duplicate keys, floats) and the same refusals,
-with json's own message, as ``json.loads``."""
+"""JSON text is read by orjson where it reads it exactly as json does (core/jsonread.py ``loads``): a dump's
+lines (str) and a site's reply bodies (bytes) decode to the same values as ``json.loads`` (big ints, NaN, lone
+surrogates, duplicate keys, floats) and fail with the same errors, json's own message; only nesting between
+json's recursion limit and orjson's 1,024 levels reads where json raises RecursionError."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sg2dbt.loader.dump import parse_json
+from sg2dbt.core.jsonread import loads
 
 
 def _outcome(parse: Any, text: str) -> tuple[str, str]:
@@ -52,9 +54,20 @@ TEXTS = [
 ]
 
 
+def _expected(text: str | bytes) -> tuple[str, str]:
+    """json.loads's outcome; where json only ran out of recursion and orjson reads the text (to 1,024
+    levels), orjson's value: json's limit is Python's recursion limit less the caller's stack."""
+    outcome = _outcome(json.loads, text)
+    if outcome == ("error", "RecursionError") and _outcome(orjson.loads, text)[0] == "value":
+        return _outcome(orjson.loads, text)
+    return outcome
+
+
+@pytest.mark.parametrize("as_bytes", [False, True], ids=["dump line", "reply body"])
 @pytest.mark.parametrize("text", TEXTS)
-def test_a_dump_text_parses_as_json_loads_parses_it(text: str) -> None:
-    assert _outcome(parse_json, text) == _outcome(json.loads, text)
+def test_a_text_parses_as_json_loads_parses_it(text: str, as_bytes: bool) -> None:
+    data = text.encode("utf-8", "surrogatepass") if as_bytes else text
+    assert _outcome(loads, data) == _expected(data)
 
 
 _scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
@@ -67,7 +80,7 @@ _documents = st.recursive(_scalars, lambda inner: st.one_of(
 @given(_documents, st.sampled_from([None, 1]), st.booleans())
 def test_documents_json_writes_parse_as_json_loads_parses_them(doc: Any, indent: int | None, ascii_: bool) -> None:
     text = json.dumps(doc, indent=indent, ensure_ascii=ascii_)
-    assert _outcome(parse_json, text) == _outcome(json.loads, text)
+    assert _outcome(loads, text) == _expected(text)
 
 
 _TOKENS = ['{', '}', '[', ']', ':', ',', '"', '\\', ' ', '\n', '-', '+', '.', 'e', 'E', '0', '1', '9', 'true',
@@ -77,4 +90,43 @@ _TOKENS = ['{', '}', '[', ']', ':', ',', '"', '\\', ' ', '\n', '-', '+', '.', 'e
 @settings(max_examples=600, deadline=None)
 @given(st.lists(st.sampled_from(_TOKENS), max_size=12).map("".join))
 def test_token_soup_parses_or_fails_as_json_loads(text: str) -> None:
-    assert _outcome(parse_json, text) == _outcome(json.loads, text)
+    assert _outcome(loads, text) == _expected(text)
+
+
+JSON_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
+              st.sampled_from([2**63, 2**64, -(2**63) - 1, 10**19, 123456789012345678901234567890]),
+              st.floats(), st.text(max_size=20), st.sampled_from(["\ud800", "a\udfffb", "é", "\x00"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=4)),
+    max_leaves=20)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, type for type (1 and 1.0 differ, as do 0.0 and -0.0), NaN equal to NaN."""
+    return repr(a) == repr(b) and type(a) is type(b)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=JSON_VALUES, ascii_only=st.booleans())
+def test_replies_decode_to_what_json_loads_gives(value: Any, ascii_only: bool) -> None:
+    """Big integers, NaN, infinities, lone surrogates (escaped or as bytes) and floats decode as shotgun_api3's
+    ``json.loads`` decodes them, whichever decoder answers."""
+    body = json.dumps({"results": value}, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    assert _same(loads(body), json.loads(body))
+
+
+@pytest.mark.parametrize("body", [b'{"a": 1e400}', b'{"a": NaN}', b'{"a": -Infinity}', b'"\\ud800"',
+                                  b'\xef\xbb\xbf{"a": 1}', b'[18446744073709551616, -9223372036854775809]',
+                                  b'[0.30000000000000004, 5e-324, 1.7976931348623157e308, -0.0]'])
+def test_what_orjson_refuses_or_rounds_is_decoded_by_json(body: bytes) -> None:
+    assert _same(loads(body), json.loads(body))
+
+
+@pytest.mark.parametrize("body", [b'{"a": 1', b'{"a": "x\ny"}', b"\xff", b'{"a": 1} x'])
+def test_a_damaged_reply_raises_what_json_loads_raises(body: bytes) -> None:
+    with pytest.raises(ValueError) as theirs:
+        json.loads(body)
+    with pytest.raises(type(theirs.value)):
+        loads(body)
+
+
