@@ -167,9 +167,12 @@ class PostgresWriter(BulkWriter):
     def close(self) -> None:
         # a DELETE still pending here means the load failed (or was interrupted) before its first write: it is
         # cancelled rather than waited for, as psycopg cancels a statement interrupted on the calling thread
-        # (again until it ends: a cancel that reaches the server before the DELETE does is ignored)
+        # (again until it ends: a cancel that reaches the server before the DELETE does is ignored). A cancel
+        # that cannot be sent (a pooler without cancel support) must not replace the load's own error: then
+        # the DELETE is waited for.
         while self._emptying is not None and not self._emptying.done():
-            self.raw.cancel()
+            with contextlib.suppress(Exception):
+                self.raw.cancel()
             concurrent.futures.wait([self._emptying], timeout=0.1)
         with contextlib.suppress(Exception):   # the load has its own error
             self._emptied()

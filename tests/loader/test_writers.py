@@ -224,3 +224,45 @@ def test_postgres_a_load_failing_before_its_first_write_does_not_wait_for_its_de
     load.join()
     assert returned_under_the_lock and failed
     assert _codes(pg_engine, table) == {row[0]: row[[c.name for c in conv.columns].index("code")] for row in old}
+
+
+def test_postgres_a_cancel_that_cannot_be_sent_does_not_replace_the_loads_own_error(
+        pg_engine: sa.Engine, pg_schema: str) -> None:
+    """A pooler without cancel support makes psycopg's ``cancel()`` raise: the writer then waits for the
+    DELETE (here until the other session lets go) and the load fails with its own error, not the cancel's."""
+    import threading
+
+    import psycopg
+
+    table, conv = _shot_table(pg_engine, pg_schema)
+    old = _rows(conv, range(1, 6))
+    with pg_engine.begin() as conn, contextlib.closing(writer_for(conn, table, conv.columns)) as writer:
+        writer.insert(old)
+    failed: list[BaseException] = []
+    cancels: list[int] = []
+
+    def no_cancel() -> None:
+        cancels.append(1)
+        raise psycopg.OperationalError("cancel not supported by this pooler")
+
+    def failing_load() -> None:
+        try:
+            with pg_engine.begin() as conn, contextlib.closing(writer_for(conn, table, conv.columns)) as writer:
+                writer.raw.cancel = no_cancel
+                writer.delete_all()
+                with writer.bulk(upsert=False) as put:
+                    put(old[:2])
+                    raise RuntimeError("a value did not fit")
+        except Exception as exc:  # noqa: BLE001 - which error arrives is the point
+            failed.append(exc)
+
+    with pg_engine.connect() as holder, holder.begin():
+        holder.exec_driver_sql(f"LOCK TABLE {pg_engine.dialect.identifier_preparer.format_table(table)} "
+                               f"IN SHARE MODE")
+        load = threading.Thread(target=failing_load)
+        load.start()
+        while not cancels and load.is_alive():
+            load.join(timeout=0.05)
+    load.join()
+    assert cancels and [type(e) for e in failed] == [RuntimeError]
+    assert _codes(pg_engine, table) == {row[0]: row[[c.name for c in conv.columns].index("code")] for row in old}
