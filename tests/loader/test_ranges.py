@@ -182,3 +182,21 @@ def test_the_duplicate_check_keeps_compact_runs_for_interleaved_range_pages() ->
     assert 3075 in seen and 560 in seen and 2000 not in seen
     assert seen.add_all([2000, 3060]) == 3060           # a page overlapping a run's ids is checked id by id
     assert seen.add_all([601, 602]) is None and seen._set is None
+
+
+def test_a_consumer_that_stops_early_leaves_no_range_thread_behind() -> None:
+    """The writer failed after the first page: every worker, whether waiting for work, for a request or for
+    room in the queue, stops (each holds a site connection)."""
+    def find(last: int, end: int | None) -> list[dict[str, Any]]:
+        time.sleep(0.005)
+        return [{"id": i} for i in range(last + 1, min(last + 11, (end or 10**6) + 1))]
+
+    scan = ranges.Scan(find, [(0, 500), (500, 1000), (1000, None)], page_size=10, record_id=lambda r: r["id"],
+                       top=1500, workers=6, depth=1, name="sg2dbt-range-test")
+    pages = iter(scan)
+    assert next(pages)
+    workers = [t for t in threading.enumerate() if t.name.startswith("sg2dbt-range-test")]
+    pages.close()   # type: ignore[attr-defined]
+    for t in workers:
+        t.join(timeout=5)
+    assert len(workers) == 6 and not [t for t in workers if t.is_alive()]
