@@ -215,7 +215,7 @@ class SiteSource:
         with ThreadPoolExecutor(1, thread_name_prefix="sg2dbt-probe") as pool:
             probe = pool.submit(self._last_id, entity, base, retired) if eager else None
             first = find(0, None)
-            if len(first) == self.page_size and probe is not None:
+            if len(first) >= self.page_size and probe is not None:   # Mockgun: everything, in one page
                 top = probe.result()
         first.sort(key=_record_id)
         if len(first) < self.page_size:
