@@ -35,7 +35,6 @@ T = TypeVar("T")
 Find = Callable[[int, "int | None"], Page]
 
 DEFAULT_MAX_REQUESTS = 8    # concurrent requests per site: SG's documented guidance for scripts is "a few"
-HAND_OVER_MIN_PAGES = 2     # a part handed to an idle worker: shorter, its possible extra request buys too little
 
 _DONE = object()
 
@@ -53,18 +52,16 @@ class RequestCap:
         return self._slots
 
 
-def split(after: int, last: int, density: float, page_size: int, pieces: int,
-          min_pages: int = 1) -> list[tuple[int, int]]:
+def split(after: int, last: int, density: float, page_size: int, pieces: int) -> list[tuple[int, int]]:
     """``(after, end]`` id ranges covering ``(after, last]``: at most ``pieces``, each a whole number of
-    pages of ids at the given density (records per id), at least ``min_pages`` of them where the span holds
-    that many, so a range as dense as the page it was measured on ends on a full page at its end instead of
-    an extra short or empty request."""
+    pages of ids at the given density (records per id), so a range as dense as the page it was measured on
+    ends on a full page at its end instead of an extra short or empty request."""
     span = last - after
     if span <= 0:
         return []
     ids_per_page = max(1, round(page_size / density)) if density > 0 else span
     pages = math.ceil(span / ids_per_page)
-    step = math.ceil(pages / max(1, min(pieces, pages // min_pages))) * ids_per_page
+    step = math.ceil(pages / max(1, min(pieces, pages))) * ids_per_page
     return [(lo, min(last, lo + step)) for lo in range(after, last, step)]
 
 
@@ -207,7 +204,7 @@ class Scan:
             if not self.idle or self.pending:
                 return end
             parts = split(last, self.top if end is None else end, density(page, self.record_id), self.page_size,
-                          self.idle + 1, min_pages=HAND_OVER_MIN_PAGES)
+                          self.idle + 1)
             if len(parts) < 2:
                 return end
             rest: list[tuple[int, int | None]] = list(parts[1:])
