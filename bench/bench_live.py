@@ -122,10 +122,11 @@ def _stats(url: str) -> dict[str, int]:
         return dict(json.loads(reply.read())["results"])
 
 
-def one_load(url: str, max_requests: int, schema_name: str, checked: bool = False) -> tuple[float, int, float, int]:
-    """(seconds, requests, loader CPU seconds, ranges read) of one full load. ``checked``: the source is asked
-    its one small question first, as ``sg2dbt load`` asks it before any entity loads (its connection, and
-    the server capabilities, then exist before the clock starts)."""
+def one_load(url: str, n: int, max_requests: int, schema_name: str, checked: bool = False
+             ) -> tuple[float, int, float, int]:
+    """(seconds, requests, loader CPU seconds, ranges read) of one full load of the site's ``n`` records.
+    ``checked``: the source is asked its one small question first, as ``sg2dbt load`` asks it before any
+    entity loads (its connection, and the server capabilities, then exist before the clock starts)."""
     layout, _schema = shot_layout()
     creds = Credentials(url=url, script=SCRIPT, api_key=KEY)
     engine = sa.create_engine(PG_URL)
@@ -139,7 +140,7 @@ def one_load(url: str, max_requests: int, schema_name: str, checked: bool = Fals
     requests = sum(_stats(url).values()) - before   # every request the load made: info, finds
     engine.dispose()
     assert not summary.failed, summary.failed[0].error
-    assert summary.entities[0].rows_live == summary.entities[0].rows, "every record once"
+    assert summary.entities[0].rows_live == summary.entities[0].rows == n, "every record once"
     assert requests <= -(-summary.entities[0].rows // PAGE) + source.ranges + 2, "pages + ranges + 2"
     return seconds, requests, cpu, source.ranges
 
@@ -153,11 +154,11 @@ def run(n: int, latency: float, concurrency: int, rounds: int) -> dict[str, Any]
         load_before = os.getloadavg()[0]
         out: dict[str, list[tuple[float, int, float, int]]] = {"one scan": [], "ranges": [], "checked": []}
         with bench_database("bench_live") as (_engine, schema_name):
-            one_load(url, concurrency, schema_name)   # untimed: the stand-in encodes each record once, here
+            one_load(url, n, concurrency, schema_name)   # untimed: the stand-in encodes each record once, here
             for _ in range(rounds):
-                out["checked"].append(one_load(url, concurrency, schema_name, checked=True))
-                out["ranges"].append(one_load(url, concurrency, schema_name))
-                out["one scan"].append(one_load(url, 1, schema_name))
+                out["checked"].append(one_load(url, n, concurrency, schema_name, checked=True))
+                out["ranges"].append(one_load(url, n, concurrency, schema_name))
+                out["one scan"].append(one_load(url, n, 1, schema_name))
         return {"rows": n, "latency": latency, "concurrency": concurrency, "rounds": rounds, "runs": out,
                 "pages": -(-n // PAGE), "load": (load_before, os.getloadavg()[0])}
     finally:

@@ -232,12 +232,12 @@ class SiteSource:
         workers = self.cap.limit * 2
         spans: list[tuple[int, int | None]] = list(ranges.split(after, top, ranges.density(first, _record_id),
                                                                 self.page_size, workers))
-        if not spans:
-            yield from self._chunks(first)
-            return   # the probe found nothing past the first page: the request a scan would have ended with
-        # Past the probe's largest id, a range of its own, read first: records created since the probe are read
-        # too, and the empty page it usually is is not the last request of the pass.
-        spans.insert(0, (top, None))
+        # Past the probe's largest id (or the first page's last, when records created since the probe reach
+        # past it: the probe may be answered before the first page is read), a range of its own, read first:
+        # records created since the probe are read too, and the empty page it usually is is not the last
+        # request of the pass. With nothing between the first page and the probe, it is the one request a
+        # keyset scan would have ended with.
+        spans.insert(0, (max(top, after), None))
         scan = ranges.Scan(find, spans, page_size=self.page_size, record_id=_record_id, top=top,
                            workers=workers, depth=self.cap.limit)
         try:

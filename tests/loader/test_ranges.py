@@ -61,8 +61,10 @@ def test_every_record_is_read_exactly_once_within_the_request_budget(ids: list[i
     assert sorted(got) == sorted(ids) and len(got) == len(set(got))
     pages = math.ceil(len(ids) / 50)
     assert site.finds <= pages + source.ranges + 1, (site.finds, pages, source.ranges)   # + the probe
-    if len(ids) <= 50:
+    if len(ids) < 50:
         assert site.finds == 2, "a small full pass: its one page and the probe sent with it"
+    if len(ids) == 50:
+        assert site.finds == 3, "a full first page and nothing past it: the request a keyset scan ends with too"
     if ids == list(range(1, 1001)):
         assert site.finds == pages + 2, "dense ids: ranges end on full pages; the probe, the open end's empty page"
 
@@ -128,6 +130,28 @@ def test_records_created_after_the_probe_are_read_by_the_last_range() -> None:
     site.find = create_after_probe  # type: ignore[method-assign]
     ids = _read(SiteSource(lambda: site, page_size=50, max_requests=4))
     assert sorted(ids) == list(range(1, 321)) and len(ids) == len(set(ids))
+
+
+def test_records_created_after_the_probe_and_before_the_first_page_are_read() -> None:
+    """The probe goes out with the first page and may be answered first: records created between the two
+    answers can fill the first page past the probe's largest id; the pass still reads them, as one scan would."""
+    site = CountingSite(list(range(1, 51)))
+    find = site.find
+    probed = threading.Event()
+
+    def probe_then_create(entity: str, filters: list[Any], fields: list[str], **kw: Any) -> list[dict[str, Any]]:
+        if kw.get("order") and kw["order"][0]["direction"] == "desc":
+            page = find(entity, filters, fields, **kw)
+            probed.set()
+            return page
+        if filters == [["id", "greater_than", 0]]:   # the first page: read once the probe has its answer
+            probed.wait(10)
+            site.records.update({i: {"type": "Shot", "id": i} for i in range(51, 54)})
+        return find(entity, filters, fields, **kw)
+
+    site.find = probe_then_create  # type: ignore[method-assign]
+    ids = _read(SiteSource(lambda: site, page_size=50, max_requests=2))
+    assert sorted(ids) == list(range(1, 54)) and len(ids) == len(set(ids))
 
 
 def test_an_error_in_one_range_reaches_the_consumer_and_stops_the_others() -> None:
