@@ -125,15 +125,15 @@ class Scan:
     """Keyset scans of ``spans`` read by ``workers`` threads, their pages in the order they arrive.
 
     ``find(last, end)`` returns the next page of records with ``last < id <= end`` (``end`` None: to the
-    last id) in id order. ``top`` is the largest id the probe found: what an open-ended range is measured
-    against when it is cut for idle workers. The threads start at once (the first page's consumer need not
-    ask first); iterate to read the pages, or ``close`` to stop early.
+    last id) in id order; an open-ended range (the ids past the probe's, created during the load) is read by
+    its own worker, never cut: there is no end to cut it at. The threads start at once (the first page's
+    consumer need not ask first); iterate to read the pages, or ``close`` to stop early.
     """
 
     def __init__(self, find: Find, spans: list[tuple[int, int | None]], *, page_size: int,
-                 record_id: Callable[[Record], int], top: int, workers: int, depth: int,
+                 record_id: Callable[[Record], int], workers: int, depth: int,
                  name: str = "sg2dbt-range") -> None:
-        self.find, self.page_size, self.record_id, self.top = find, page_size, record_id, top
+        self.find, self.page_size, self.record_id = find, page_size, record_id
         self.pending: collections.deque[tuple[int, int | None]] = collections.deque(spans)
         self.ranges = len(spans)   # every range read, the ones handed over by a worker included
         self.channel: _Channel[Page] = _Channel(depth)
@@ -201,16 +201,12 @@ class Scan:
         """Cut ``(last, end]`` for the workers waiting for work, at this page's density; the first part is
         this worker's next range (its new end returned), the others theirs."""
         with self.cond:
-            if not self.idle or self.pending:
+            if not self.idle or self.pending or end is None:
                 return end
-            parts = split(last, self.top if end is None else end, density(page, self.record_id), self.page_size,
-                          self.idle + 1)
+            parts = split(last, end, density(page, self.record_id), self.page_size, self.idle + 1)
             if len(parts) < 2:
                 return end
-            rest: list[tuple[int, int | None]] = list(parts[1:])
-            if end is None:   # the open end stays open (records created since the probe are read too) and
-                self.pending.appendleft((rest.pop()[0], None))   # goes first: its empty last page is not last
-            self.pending.extend(rest)
+            self.pending.extend(parts[1:])
             self.ranges += len(parts) - 1
             self.cond.notify(len(parts) - 1)
             return parts[0][1]

@@ -238,8 +238,8 @@ class SiteSource:
         # request of the pass. With nothing between the first page and the probe, it is the one request a
         # keyset scan would have ended with.
         spans.insert(0, (max(top, after), None))
-        scan = ranges.Scan(find, spans, page_size=self.page_size, record_id=_record_id, top=top,
-                           workers=workers, depth=self.cap.limit)
+        scan = ranges.Scan(find, spans, page_size=self.page_size, record_id=_record_id, workers=workers,
+                           depth=self.cap.limit)
         try:
             yield from self._chunks(first)
             for page in scan:

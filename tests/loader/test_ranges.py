@@ -165,7 +165,7 @@ def test_an_error_in_one_range_reaches_the_consumer_and_stops_the_others() -> No
         return [{"id": i} for i in range(last + 1, min(last + 11, end or 10**9))]
 
     scan = ranges.Scan(find, [(0, 100), (100, 200), (200, 300), (300, None)], page_size=10,
-                       record_id=lambda r: r["id"], top=400, workers=4, depth=2)
+                       record_id=lambda r: r["id"], workers=4, depth=2)
     with pytest.raises(RuntimeError, match="range 3 failed"):
         list(scan)
     time.sleep(0.1)
@@ -216,7 +216,7 @@ def test_a_consumer_that_stops_early_leaves_no_range_thread_behind() -> None:
         return [{"id": i} for i in range(last + 1, min(last + 11, (end or 10**6) + 1))]
 
     scan = ranges.Scan(find, [(0, 500), (500, 1000), (1000, None)], page_size=10, record_id=lambda r: r["id"],
-                       top=1500, workers=6, depth=1, name="sg2dbt-range-test")
+                       workers=6, depth=1, name="sg2dbt-range-test")
     pages = iter(scan)
     assert next(pages)
     workers = [t for t in threading.enumerate() if t.name.startswith("sg2dbt-range-test")]
