@@ -6,8 +6,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -191,64 +192,25 @@ def test_duckdb_stores_exactly_the_rows_the_rules_give(tmp_path_factory: pytest.
         return [json.loads(v) if i in json_cols and v is not None else v for i, v in enumerate(row)]
 
     assert [list(r) for r in got] == [documents(r) for r in rows]
-def test_postgres_a_load_failing_before_its_first_write_does_not_wait_for_its_delete(
-        pg_engine: sa.Engine, pg_schema: str) -> None:
-    """Another session's lock holds the reload's DELETE back; the load fails on its first page: the writer
-    cancels the DELETE and the transaction rolls back while that lock is still held (waiting for the DELETE
-    would wait for the other session: forever, here)."""
-    import threading
 
-    table, conv = _shot_table(pg_engine, pg_schema)
+
+@contextlib.contextmanager
+def _reload_failing_under_a_lock(engine: sa.Engine, pg_schema: str, failed: list[BaseException],
+                                 on_writer: Callable[[Any], None] = lambda writer: None
+                                 ) -> Iterator[threading.Thread]:
+    """Five rows in the Shot table, then a full reload of it on a thread (its DELETE, a first page, then the
+    load's own error, which goes to ``failed``) while another session holds a SHARE lock on the table, so that
+    the DELETE waits; yields the thread while the lock is held, then joins it and checks the table kept its
+    five rows."""
+    table, conv = _shot_table(engine, pg_schema)
     old = _rows(conv, range(1, 6))
-    with pg_engine.begin() as conn, contextlib.closing(writer_for(conn, table, conv.columns)) as writer:
+    with engine.begin() as conn, contextlib.closing(writer_for(conn, table, conv.columns)) as writer:
         writer.insert(old)
-    failed: list[BaseException] = []
 
     def failing_load() -> None:
         try:
-            with pg_engine.begin() as conn, contextlib.closing(writer_for(conn, table, conv.columns)) as writer:
-                writer.delete_all()
-                with writer.bulk(upsert=False) as put:
-                    put(old[:2])
-                    raise RuntimeError("a value did not fit")
-        except RuntimeError as exc:
-            failed.append(exc)
-
-    with pg_engine.connect() as holder, holder.begin():
-        holder.exec_driver_sql(f"LOCK TABLE {pg_engine.dialect.identifier_preparer.format_table(table)} "
-                               f"IN SHARE MODE")
-        load = threading.Thread(target=failing_load)
-        load.start()
-        load.join(timeout=60)   # a liveness bound, not a speed: without the cancel the load never returns
-        returned_under_the_lock = not load.is_alive()
-    load.join()
-    assert returned_under_the_lock and failed
-    assert _codes(pg_engine, table) == {row[0]: row[[c.name for c in conv.columns].index("code")] for row in old}
-
-
-def test_postgres_a_cancel_that_cannot_be_sent_does_not_replace_the_loads_own_error(
-        pg_engine: sa.Engine, pg_schema: str) -> None:
-    """A pooler without cancel support makes psycopg's ``cancel()`` raise: the writer then waits for the
-    DELETE (here until the other session lets go) and the load fails with its own error, not the cancel's."""
-    import threading
-
-    import psycopg
-
-    table, conv = _shot_table(pg_engine, pg_schema)
-    old = _rows(conv, range(1, 6))
-    with pg_engine.begin() as conn, contextlib.closing(writer_for(conn, table, conv.columns)) as writer:
-        writer.insert(old)
-    failed: list[BaseException] = []
-    cancels: list[int] = []
-
-    def no_cancel() -> None:
-        cancels.append(1)
-        raise psycopg.OperationalError("cancel not supported by this pooler")
-
-    def failing_load() -> None:
-        try:
-            with pg_engine.begin() as conn, contextlib.closing(writer_for(conn, table, conv.columns)) as writer:
-                writer.raw.cancel = no_cancel
+            with engine.begin() as conn, contextlib.closing(writer_for(conn, table, conv.columns)) as writer:
+                on_writer(writer)
                 writer.delete_all()
                 with writer.bulk(upsert=False) as put:
                     put(old[:2])
@@ -256,13 +218,45 @@ def test_postgres_a_cancel_that_cannot_be_sent_does_not_replace_the_loads_own_er
         except Exception as exc:  # noqa: BLE001 - which error arrives is the point
             failed.append(exc)
 
-    with pg_engine.connect() as holder, holder.begin():
-        holder.exec_driver_sql(f"LOCK TABLE {pg_engine.dialect.identifier_preparer.format_table(table)} "
-                               f"IN SHARE MODE")
+    with engine.connect() as holder, holder.begin():
+        holder.exec_driver_sql(f"LOCK TABLE {engine.dialect.identifier_preparer.format_table(table)} IN SHARE MODE")
         load = threading.Thread(target=failing_load)
         load.start()
+        yield load
+    load.join()
+    assert _codes(engine, table) == {row[0]: row[[c.name for c in conv.columns].index("code")] for row in old}
+
+
+def test_postgres_a_load_failing_before_its_first_write_does_not_wait_for_its_delete(
+        pg_engine: sa.Engine, pg_schema: str) -> None:
+    """Another session's lock holds the reload's DELETE back; the load fails on its first page: the writer
+    cancels the DELETE and the transaction rolls back while that lock is still held (waiting for the DELETE
+    would wait for the other session: forever, here); the table keeps its rows."""
+    failed: list[BaseException] = []
+    with _reload_failing_under_a_lock(pg_engine, pg_schema, failed) as load:
+        load.join(timeout=60)   # a liveness bound, not a speed: without the cancel the load never returns
+        returned_under_the_lock = not load.is_alive()
+    assert returned_under_the_lock and [type(e) for e in failed] == [RuntimeError]
+
+
+def test_postgres_a_cancel_that_cannot_be_sent_does_not_replace_the_loads_own_error(
+        pg_engine: sa.Engine, pg_schema: str) -> None:
+    """A pooler without cancel support makes psycopg's ``cancel()`` raise: the writer then waits for the
+    DELETE (here until the other session lets go) and the load fails with its own error, not the cancel's;
+    the table keeps its rows."""
+    import psycopg
+
+    failed: list[BaseException] = []
+    cancels: list[int] = []
+
+    def no_cancel() -> None:
+        cancels.append(1)
+        raise psycopg.OperationalError("cancel not supported by this pooler")
+
+    def without_cancel(writer: Any) -> None:
+        writer.raw.cancel = no_cancel
+
+    with _reload_failing_under_a_lock(pg_engine, pg_schema, failed, without_cancel) as load:
         while not cancels and load.is_alive():
             load.join(timeout=0.05)
-    load.join()
     assert cancels and [type(e) for e in failed] == [RuntimeError]
-    assert _codes(pg_engine, table) == {row[0]: row[[c.name for c in conv.columns].index("code")] for row in old}
