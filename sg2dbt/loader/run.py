@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -47,6 +47,7 @@ from sg2dbt.loader.reader import PAGE_SIZE, DumpSource, SiteSource, Source, chun
 from sg2dbt.loader.writers import DuckDBWriter, Writer, json_as_text, writer_for
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 UTC = dt.timezone.utc
 DEFAULT_OVERLAP = dt.timedelta(minutes=5)
@@ -307,8 +308,8 @@ class _EntityLoad:
         """Release the writer's resources, however the run ended (the writer exists from the start)."""
         self.writer.close()
 
-    def _pages(self, **kw: Any) -> Iterator[list[Record]]:
-        pages = self.source.pages(self.entity, self.fields, **kw)
+    def _fetched(self, pages: Iterator[_T]) -> Iterator[_T]:
+        """``pages`` fetched ahead on a thread where the source waits on a network (the writes overlap it)."""
         return prefetch(pages) if self.options.prefetch and self.source.io_bound else pages
 
     def _live_then_retired(self) -> Iterator[tuple[bool, list[Record]]]:
@@ -320,7 +321,7 @@ class _EntityLoad:
                 for page in self.source.pages(self.entity, self.fields, retired=retired):
                     yield retired, page
 
-        return prefetch(both()) if self.options.prefetch and self.source.io_bound else both()
+        return self._fetched(both())
 
     def _convert(self, page: list[Record], retired: bool, seen: _PassIds) -> list[Row]:
         rows = self.conv.rows(page, retired, self.loaded_at)
@@ -430,7 +431,7 @@ class _EntityLoad:
         flagged = self.writer.flagged_ids()   # before the live pass, which un-flags revived records it reads
         seen = _PassIds()
         with self._bulk(upsert=True) as put:
-            for page in self._pages(since=since):
+            for page in self._fetched(self.source.pages(self.entity, self.fields, since=since)):
                 rows = self._convert(page, False, seen)
                 self._write(put, page, rows)
                 result.rows += len(rows)
