@@ -52,6 +52,15 @@ def _present(col: Column, kinds: set[type]) -> Column:
     return list(filter(_not_none, col)) if NONE in found else col
 
 
+def _in_place_of(col: Column, present: Column, converted: Column) -> Column:
+    """``converted`` (one value for each of ``present``, the non-None values of ``col``) at their places in
+    ``col``, None where ``col`` has None."""
+    if len(present) == len(col):
+        return converted
+    found = iter(converted)
+    return [None if v is None else next(found) for v in col]
+
+
 def _ints(col: Column) -> Column:
     present = _present(col, {int})
     if present and (min(present) < _MIN or max(present) > _MAX):
@@ -152,10 +161,7 @@ def _json_texts(col: Column) -> Column:
         raise _Declined from None
     if "\\u0000" in "".join(texts):   # type: ignore[arg-type]
         raise _Declined
-    if len(present) < len(col):   # None stays None (NULL), not JSON's null
-        found = iter(texts)
-        texts = [None if v is None else next(found) for v in col]
-    return texts
+    return _in_place_of(col, present, texts)   # None stays None (NULL), not JSON's null
 
 
 def json_column(json_as_text: bool) -> Callable[[Column], Column]:
@@ -175,11 +181,7 @@ def links(col: Column) -> tuple[Column, Column]:
     if set(map(type, ids)) != {int} or min(ids) < _MIN or max(ids) > _MAX or set(map(type, types)) != {str}:
         raise _Declined
     _text(types)
-    if present is col:
-        return ids, types
-    found_ids, found_types = iter(ids), iter(types)
-    return ([None if v is None else next(found_ids) for v in col],
-            [None if v is None else next(found_types) for v in col])
+    return _in_place_of(col, present, ids), _in_place_of(col, present, types)
 
 
 def multi_links(col: Column) -> tuple[Column, Column]:
